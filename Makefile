@@ -1,0 +1,28 @@
+# The two commands of the README. Both create .venv and install the project (once per change of
+# pyproject.toml), then build the book or run every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/juno-calib book
+
+test: $(STAMP)
+	$(BIN)/ruff check juno_calib tests benchmarks
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_response.py
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,196 @@
+"""The book's chapters and their declared parameters.
+
+A chapter is a jupytext MyST notebook ``notebooks/NN_name.md``. Its parameters are the
+literal assignments of the cell tagged ``parameters`` (names, defaults and types); its YAML
+header declares, under ``juno_calib.parameters``, each parameter's allowed range or choices,
+a one-line help text and the small-statistics override used by ``--fast`` and the tests::
+
+    juno_calib:
+      parameters:
+        seed:     {min: 0, help: "seed of every random number in the chapter"}
+        config:   {choices: [design, as_built], help: "detector configuration"}
+        n_events: {min: 100, max: 10000000, fast: 2000, help: "events per source"}
+
+Values given by a user are checked here, before any kernel starts.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .params import CONFIGS
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+_TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """One chapter parameter: its default, type and what values are allowed."""
+
+    name: str
+    default: Any
+    type: type
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    fast: Any = None
+
+    def describe(self) -> str:
+        """The allowed values as text (for error messages and ``juno-calib list``)."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self.choices))
+        lo = "-inf" if self.min is None else f"{self.min:g}"
+        hi = "inf" if self.max is None else f"{self.max:g}"
+        return f"{_TYPES[self.type]} in [{lo}, {hi}]"
+
+    def convert(self, value: Any) -> Any:
+        """``value`` (a string from the command line, or a Python value) as this type, checked."""
+        if isinstance(value, str) and self.type is not str:
+            value = _parse_literal(self.name, value, self.type)
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
+            raise TypeError(
+                f"parameter {self.name!r} must be {_TYPES[self.type]}, got {value!r} "
+                f"({type(value).__name__}); allowed: {self.describe()}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"parameter {self.name!r} = {value!r} is not allowed; {self.describe()}"
+            )
+        if self.type in (int, float):
+            if (self.min is not None and value < self.min) or (
+                self.max is not None and value > self.max
+            ) or value != value:
+                raise ValueError(
+                    f"parameter {self.name!r} = {value!r} is outside the allowed range: "
+                    f"{self.describe()}"
+                )
+        return value
+
+
+def _parse_literal(name: str, text: str, typ: type) -> Any:
+    if typ is bool:
+        low = text.strip().lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise TypeError(f"parameter {name!r} must be bool (true/false), got {text!r}")
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        raise TypeError(f"parameter {name!r} must be {_TYPES[typ]}, got {text!r}") from None
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    """A chapter: its name (file stem), title, source path and parameters."""
+
+    name: str
+    title: str
+    path: Path
+    parameters: dict[str, Parameter]
+
+    def resolve(self, given: dict[str, Any] | None = None, *, fast: bool = False) -> dict[str, Any]:
+        """Checked parameter values: ``fast`` overrides first, then ``given`` (user values).
+
+        Unknown names raise ``KeyError``-like ``ValueError`` listing the valid parameters.
+        """
+        given = dict(given or {})
+        unknown = [k for k in given if k not in self.parameters]
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))} for chapter {self.name}; "
+                "valid parameters:\n" + self.parameter_help()
+            )
+        values: dict[str, Any] = {}
+        if fast:
+            values.update({p.name: p.fast for p in self.parameters.values() if p.fast is not None})
+        for key, value in given.items():
+            values[key] = self.parameters[key].convert(value)
+        return values
+
+    def parameter_help(self) -> str:
+        """One line per parameter: name, type, default, allowed values, help."""
+        lines = []
+        for p in self.parameters.values():
+            fast = f", --fast: {p.fast!r}" if p.fast is not None else ""
+            lines.append(
+                f"  {p.name} ({_TYPES[p.type]}, default {p.default!r}; {p.describe()}{fast})"
+                + (f": {p.help}" if p.help else "")
+            )
+        return "\n".join(lines)
+
+
+def _parameter_cell(nb) -> dict[str, Any]:
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            out = {}
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+            return out
+    raise ValueError("no cell tagged 'parameters'")
+
+
+def load_chapter(path: Path) -> Chapter:
+    """Read a chapter's header and parameter cell."""
+    import jupytext
+
+    nb = jupytext.read(path)
+    meta = nb.metadata.get("juno_calib", {})
+    specs = meta.get("parameters", {})
+    defaults = _parameter_cell(nb)
+    if set(specs) != set(defaults):
+        raise ValueError(
+            f"{path.name}: the parameters cell ({sorted(defaults)}) and the header's "
+            f"juno_calib.parameters ({sorted(specs)}) must name the same parameters"
+        )
+    params = {}
+    for name, default in defaults.items():
+        spec = dict(specs[name] or {})
+        if name == "config":
+            spec.setdefault("choices", list(CONFIGS))
+        params[name] = Parameter(
+            name=name,
+            default=default,
+            type=type(default),
+            help=spec.get("help", ""),
+            min=spec.get("min"),
+            max=spec.get("max"),
+            choices=tuple(spec["choices"]) if "choices" in spec else None,
+            fast=spec.get("fast"),
+        )
+    title = meta.get("title") or path.stem
+    return Chapter(name=path.stem, title=title, path=path, parameters=params)
+
+
+@lru_cache(maxsize=1)
+def chapters() -> dict[str, Chapter]:
+    """All chapters in ``notebooks/``, keyed by name (``01_detector_layout`` ...)."""
+    return {p.stem: load_chapter(p) for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))}
+
+
+def get_chapter(name: str) -> Chapter:
+    """The chapter called ``name``: a chapter of the book by file stem, or a path to a
+    jupytext ``.md`` notebook that follows the chapter conventions (used by the tests)."""
+    path = Path(name)
+    if path.suffix == ".md" and path.is_file():
+        return load_chapter(path.resolve())
+    stem = path.stem
+    found = chapters()
+    if stem not in found:
+        raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(found)}")
+    return found[stem]

@@ -1,0 +1,203 @@
+"""Parameters as frozen dataclasses loaded from ``data/*.yaml``.
+
+Every number the simulation starts from lives in a YAML file under ``data/`` as::
+
+    r_ls: {value: 17.7, unit: m, source: "PPNP22; CALIB21"}
+
+A parameter set is a frozen dataclass deriving from :class:`ParamSet`. Its ``_section``
+names the file ``data/<section>.yaml``; a detector *configuration* (``design`` or
+``as_built``) is the set of base files plus the overrides in ``data/config/<config>.yaml``.
+Values are converted to internal units (:mod:`juno_calib.units`) on loading; the original
+value, unit and source of every field are kept in ``provenance`` for the chapters' input
+tables. Variations are made with :func:`dataclasses.replace`, which re-runs validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from . import units
+
+CONFIGS = ("design", "as_built")
+
+
+def data_dir() -> Path:
+    """The ``data/`` folder (``$JUNO_CALIB_DATA`` overrides the checkout's own)."""
+    env = os.environ.get("JUNO_CALIB_DATA")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number as written in a data file: value, unit and where it comes from."""
+
+    value: Any
+    unit: str
+    source: str
+
+    @property
+    def internal(self):
+        """The value in internal units (lists become tuples of floats)."""
+        if isinstance(self.value, list):
+            return tuple(units.to_internal(float(v), self.unit) for v in self.value)
+        if isinstance(self.value, str):
+            return self.value
+        return units.to_internal(self.value, self.unit)
+
+
+@lru_cache(maxsize=None)
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"data file {path} does not exist")
+    with path.open() as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def load_yaml(name: str) -> dict:
+    """Read ``data/<name>.yaml`` (cached; do not mutate the result)."""
+    return _read_yaml(data_dir() / f"{name}.yaml")
+
+
+def _quantity(section: str, key: str, entry: Any) -> Quantity:
+    if not isinstance(entry, Mapping) or "value" not in entry or "source" not in entry:
+        raise ValueError(
+            f"data/{section}.yaml: entry {key!r} must be a mapping with 'value', 'unit' and "
+            f"'source', got {entry!r}"
+        )
+    return Quantity(value=entry["value"], unit=str(entry.get("unit", "")), source=str(entry["source"]))
+
+
+def load_quantities(section: str, config: str = "design") -> dict[str, Quantity]:
+    """All quantities of ``data/<section>.yaml`` with the overrides of ``config`` applied."""
+    check_choice("config", config, CONFIGS)
+    raw = load_yaml(section).get("parameters", {})
+    quantities = {key: _quantity(section, key, entry) for key, entry in raw.items()}
+    overrides = load_yaml(f"config/{config}").get(section, {})
+    for key, entry in overrides.items():
+        if key not in quantities:
+            raise ValueError(
+                f"data/config/{config}.yaml overrides unknown parameter {section}.{key}; "
+                f"known: {', '.join(sorted(quantities))}"
+            )
+        quantities[key] = _quantity(f"config/{config}", key, entry)
+    return quantities
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ParamSet:
+    """Base class of the parameter dataclasses.
+
+    Subclasses set ``_section`` and declare their fields in internal units; the base adds
+    ``config`` (the configuration name) and ``provenance`` (field -> :class:`Quantity`).
+    """
+
+    _section: ClassVar[str] = ""
+    config: str = "design"
+    provenance: Mapping[str, Quantity] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def load(cls, config: str = "design", **overrides):
+        """Build the set for ``config`` from the data files; ``overrides`` are internal units."""
+        quantities = load_quantities(cls._section, config)
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in ("config", "provenance")]
+        missing = [n for n in names if n not in quantities and n not in overrides]
+        if missing:
+            raise ValueError(f"data/{cls._section}.yaml lacks parameters: {', '.join(missing)}")
+        unknown = [k for k in overrides if k not in names]
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(unknown)} for {cls.__name__}; "
+                f"valid: {', '.join(names)}"
+            )
+        values = {n: quantities[n].internal for n in names if n not in overrides}
+        values.update(overrides)
+        prov = {n: quantities[n] for n in names if n in quantities}
+        return cls(config=config, provenance=prov, **values)
+
+    def source(self, name: str) -> str:
+        """Where the value of field ``name`` comes from."""
+        q = self.provenance.get(name)
+        return q.source if q is not None else "user override"
+
+    def inputs_rows(self, names: Iterable[str] | None = None) -> list[tuple[str, str, str]]:
+        """Rows (parameter, value with unit, source) for a chapter's inputs table.
+
+        Values are shown in the unit of the data file; a field changed with
+        :func:`dataclasses.replace` shows its current value.
+        """
+        names = list(names) if names is not None else list(self.provenance)
+        rows = []
+        for name in names:
+            q = self.provenance.get(name)
+            value = getattr(self, name)
+            unit = q.unit if q is not None else ""
+            shown = value if isinstance(value, str) else _fmt(value, unit)
+            rows.append((f"{self._section}.{name}", shown, self.source(name)))
+        return rows
+
+
+def _fmt(value, unit: str) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_fmt(v, "") for v in units.from_internal(value, unit) if True) + "]"
+    shown = units.from_internal(value, unit) if unit else value
+    text = f"{shown:.6g}" if isinstance(shown, float) else str(shown)
+    return f"{text} {unit}".strip() if unit not in ("", "1") else text
+
+
+def markdown_table(rows: Iterable[tuple[str, str, str]]) -> str:
+    """A MyST/markdown table from (parameter, value, source) rows."""
+    lines = ["| parameter | value | source |", "|---|---|---|"]
+    lines += [f"| `{p}` | {v} | {s} |" for p, v, s in rows]
+    return "\n".join(lines)
+
+
+# --- validation helpers: every message names the parameter, its value and the allowed range ---
+
+
+def check_range(name: str, value, lo=-math.inf, hi=math.inf, *, unit: str = "",
+                lo_open: bool = False, hi_open: bool = False) -> None:
+    """Raise ``ValueError`` unless ``lo <= value <= hi`` (bounds optionally open), finite.
+
+    ``unit`` (a :mod:`juno_calib.units` name) is used to print the value and the bounds.
+
+    >>> check_range("n_events", 10, 1, 100)
+    >>> check_range("n_events", 0, 1, 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_events = 0 is outside the allowed range [1, 100]
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    bad = (
+        not math.isfinite(v)
+        or (v <= lo if lo_open else v < lo)
+        or (v >= hi if hi_open else v > hi)
+    )
+    if bad:
+        f = units.unit_factor(unit) if unit else 1.0
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        u = f" {unit}" if unit else ""
+        raise ValueError(
+            f"{name} = {v / f:g}{u} is outside the allowed range "
+            f"{left}{lo / f:g}, {hi / f:g}{right}{u}"
+        )
+
+
+def check_choice(name: str, value, choices: Iterable) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} = {value!r} is not allowed; choose one of {', '.join(map(repr, choices))}")

@@ -1,0 +1,33 @@
+"""Shared fixtures: seeded generators, a loaded detector configuration, and a chapter runner."""
+
+from __future__ import annotations
+
+import pytest
+
+from juno_calib.rng import make_rng
+
+
+@pytest.fixture
+def rng():
+    """A generator with a fixed seed: tests are reproducible, never tuned to a seed."""
+    return make_rng(20211004)
+
+
+@pytest.fixture(scope="session")
+def run_fast(tmp_path_factory):
+    """Run a chapter with its ``--fast`` overrides (plus ``extra`` values); return glued values.
+
+    Results are cached per (chapter, parameters) for the session.
+    """
+    from juno_calib.runner import run_chapter
+
+    cache = {}
+    out = tmp_path_factory.mktemp("runs")
+
+    def _run(chapter: str, **extra):
+        key = (chapter, tuple(sorted(extra.items())))
+        if key not in cache:
+            cache[key] = run_chapter(chapter, extra, fast=True, out_dir=out, progress=False)
+        return cache[key]
+
+    return _run
