@@ -18,7 +18,7 @@ book: $(STAMP)
 	$(BIN)/juno-calib book
 
 test: $(STAMP)
-	$(BIN)/ruff check juno_calib tests benchmarks
+	$(BIN)/ruff check --output-format concise juno_calib tests benchmarks
 	$(BIN)/pytest
 
 bench: $(STAMP)

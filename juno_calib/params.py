@@ -18,7 +18,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,7 +53,7 @@ class Quantity:
         return units.to_internal(self.value, self.unit)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist")
