@@ -1,0 +1,259 @@
+"""The calibration sources of seed 000, Table 1, as data.
+
+Every source is a frozen :class:`Source`: what is emitted at the source position per decay
+(:class:`Emission` branches with their probabilities), its half-life and its assumed strength.
+Nuclear data come from ``data/sources.yaml`` (ENSDF/NNDC half-lives and gamma lines, the SIM
+generator branches of the neutron sources, EGAF capture data); the strengths are not public and
+are stated assumptions (chapter parameters).
+
+Conventions
+-----------
+- ``activity`` is the rate of *decays* (gamma and positron sources) or of *emitted neutrons*
+  (Am-Be, Am-C), in internal units (1/ns). Branch probabilities are per decay/neutron and sum
+  to 1; a branch with no gamma and no neutron deposits nothing visible (the beta branch of 40K,
+  the EC branch of 68Ga). The capture processes ``nH`` and ``nC12`` have activity 0 and an
+  infinite half-life: their rate follows from the neutron sources and
+  :func:`capture_fractions`.
+- The 6.049 MeV 0+ state of 16O (Am-C) decays by an E0 e+e- pair; it is modelled as one
+  6.049 MeV gamma-equivalent deposit at the source (a choice, stated in the data file).
+
+>>> round(get_source("Cs137").gamma_lines()[0.661657], 3)
+0.851
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import units
+from .params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
+
+NAMES = ("Cs137", "Mn54", "Co60", "K40", "Ge68", "AmBe", "AmC", "nH", "nC12")
+KINDS = ("gamma", "positron", "neutron", "capture")
+_PROB_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Emission:
+    """One decay branch, emitted at the source position.
+
+    probability : branch fraction (per decay or per emitted neutron).
+    gammas : gamma energies (internal MeV) emitted in cascade, isotropic.
+    back_to_back : True for the two 0.511 MeV annihilation gammas of 68Ge.
+    neutron : a neutron is emitted; its capture gamma comes from where it is captured.
+    """
+
+    probability: float
+    gammas: tuple[float, ...] = ()
+    back_to_back: bool = False
+    neutron: bool = False
+
+    def __post_init__(self):
+        check_range("Emission.probability", self.probability, 0.0, 1.0)
+        object.__setattr__(self, "gammas", tuple(float(e) for e in self.gammas))
+        for e in self.gammas:
+            check_range("Emission.gammas energy", e, 0.0, 20 * units.MeV, unit="MeV", lo_open=True)
+        if self.back_to_back and len(self.gammas) != 2:
+            raise ValueError(
+                f"Emission.back_to_back needs exactly two gammas, got gammas = {self.gammas}"
+            )
+
+    @property
+    def visible_energy_sum(self) -> float:
+        """Sum of the gamma energies of this branch (internal MeV)."""
+        return float(sum(self.gammas))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A calibration source or capture process (see the module docstring for conventions)."""
+
+    name: str
+    label: str
+    kind: str
+    branches: tuple[Emission, ...]
+    half_life: float
+    activity: float
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        check_choice("Source.kind", self.kind, KINDS)
+        if not self.branches:
+            raise ValueError(f"source {self.name}: needs at least one branch")
+        total = sum(b.probability for b in self.branches)
+        if abs(total - 1.0) > _PROB_TOL:
+            raise ValueError(
+                f"source {self.name}: branch probabilities sum to {total:.12g}, must sum to 1"
+            )
+        if not (isinstance(self.half_life, (int, float)) and self.half_life > 0):
+            raise ValueError(
+                f"{self.name}.half_life = {self.half_life!r} is outside the allowed range "
+                "(0, inf] (internal ns; inf for the capture processes)"
+            )
+        check_range(f"{self.name}.activity", self.activity, 0.0, 1e9 * units.Bq, unit="Bq")
+        if self.kind == "capture" and self.activity != 0.0:
+            raise ValueError(
+                f"{self.name}.activity = {self.activity / units.Bq:g} Bq: a capture process has no "
+                "activity of its own (its rate follows from the neutron source); use 0"
+            )
+
+    @property
+    def emits_neutrons(self) -> bool:
+        """True if some branch emits a neutron."""
+        return any(b.neutron for b in self.branches)
+
+    def gamma_lines(self) -> dict[float, float]:
+        """Emission probability per decay of every gamma energy (internal MeV)."""
+        out: dict[float, float] = {}
+        for b in self.branches:
+            for e in b.gammas:
+                out[e] = out.get(e, 0.0) + b.probability
+        return out
+
+    def peak_energy(self) -> float:
+        """Energy of the full-absorption peak used for calibration (internal MeV).
+
+        The summed energy of the most probable branch with gammas (60Co: 2.506 MeV; 68Ge:
+        1.022 MeV). Neutron sources are calibrated with their capture gamma: ask ``nH``.
+        """
+        with_gammas = [b for b in self.branches if b.gammas]
+        if not with_gammas:
+            raise ValueError(f"source {self.name} emits no gamma of its own")
+        return max(with_gammas, key=lambda b: b.probability).visible_energy_sum
+
+    def peak_fraction(self) -> float:
+        """Probability per decay of the branch that makes :meth:`peak_energy`."""
+        with_gammas = [b for b in self.branches if b.gammas]
+        return max(b.probability for b in with_gammas) if with_gammas else 0.0
+
+    def decay_constant(self) -> float:
+        """ln 2 / half-life (internal 1/ns; 0 for the capture processes)."""
+        return math.log(2.0) / self.half_life
+
+    def activity_after(self, elapsed: float) -> float:
+        """Activity after ``elapsed`` (internal ns) of decay.
+
+        >>> s = get_source("Mn54")
+        >>> round(s.activity_after(s.half_life) / s.activity, 6)
+        0.5
+        """
+        check_range("elapsed", elapsed, 0.0, math.inf, unit="day")
+        return self.activity * math.exp(-self.decay_constant() * elapsed)
+
+
+def _branch(name: str, i: int, raw: Mapping) -> tuple[Emission, dict[str, str]]:
+    prob = _quantity("sources", f"{name}.branches[{i}].probability", raw["probability"])
+    prov = {f"branches[{i}].probability": prob.source}
+    gammas: tuple[float, ...] = ()
+    if "gammas" in raw:
+        g = _quantity("sources", f"{name}.branches[{i}].gammas", raw["gammas"])
+        gammas = tuple(g.internal)
+        prov[f"branches[{i}].gammas"] = g.source
+    em = Emission(
+        probability=float(prob.internal),
+        gammas=gammas,
+        back_to_back=bool(raw.get("back_to_back", False)),
+        neutron=bool(raw.get("neutron", False)),
+    )
+    return em, prov
+
+
+def _load(name: str, config: str) -> Source:
+    raw = load_yaml("sources")["nuclides"][name]
+    params = load_quantities("sources", config)
+    half = _quantity("sources", f"{name}.half_life", raw["half_life"])
+    prov = {"half_life": half.source}
+    branches = []
+    for i, b in enumerate(raw["branches"]):
+        em, p = _branch(name, i, b)
+        branches.append(em)
+        prov.update(p)
+    act_key = f"activity_{name}"
+    if act_key in params:
+        activity = float(params[act_key].internal)
+        prov["activity"] = params[act_key].source
+    else:
+        activity = 0.0
+        prov["activity"] = "capture process: no activity of its own"
+    return Source(
+        name=name, label=raw["label"], kind=raw["kind"], branches=tuple(branches),
+        half_life=float(half.internal), activity=activity, sources=prov,
+    )
+
+
+def get_source(name: str, config: str = "design", **overrides) -> Source:
+    """The source ``name`` (one of :data:`NAMES`) for ``config``, with field ``overrides``.
+
+    ``overrides`` replace :class:`Source` fields (internal units), e.g.
+    ``get_source("AmC", activity=50 * units.Bq)``; validation runs again.
+
+    >>> get_source("Cs-137")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown source 'Cs-137'; valid names: Cs137, Mn54, Co60, K40, Ge68, AmBe, AmC, nH, nC12
+    """
+    if name not in NAMES:
+        raise ValueError(f"unknown source {name!r}; valid names: {', '.join(NAMES)}")
+    check_choice("config", config, CONFIGS)
+    src = _load(name, config)
+    valid = {f.name for f in dataclasses.fields(Source)} - {"name"}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown Source field(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
+        )
+    if overrides:
+        sources = dict(src.sources)
+        sources.update({k: "user override" for k in overrides})
+        src = dataclasses.replace(src, sources=sources, **overrides)
+    return src
+
+
+def catalogue(config: str = "design") -> dict[str, Source]:
+    """Every source of seed 000, Table 1, by name."""
+    return {name: get_source(name, config) for name in NAMES}
+
+
+def capture_fractions(config: str = "design") -> dict[str, float]:
+    """Fraction of thermal-neutron captures in the LS on 1H and on 12C.
+
+    f_H = n_H sigma_H / (n_H sigma_H + n_C sigma_C), with atom densities from the LS mass
+    fractions; 13C (1.1% of C, 1.4 ub) and other nuclei are neglected.
+
+    >>> f = capture_fractions()
+    >>> round(f["nH"], 3), round(f["nC12"], 3)
+    (0.993, 0.007)
+    """
+    q = {k: v.internal for k, v in load_quantities("sources", config).items()}
+    n_h = q["ls_mass_fraction_H"] / q["molar_mass_H"]
+    n_c = q["ls_mass_fraction_C"] / q["molar_mass_C"]
+    rate_h = n_h * q["sigma_capture_H"]
+    rate_c = n_c * q["sigma_capture_C12"]
+    return {"nH": rate_h / (rate_h + rate_c), "nC12": rate_c / (rate_h + rate_c)}
+
+
+def source_rows(cat: Mapping[str, Source]) -> list[tuple[str, str, str, str, str, str]]:
+    """Rows (source, kind, emissions, half-life, activity, provenance) for the chapter table."""
+    rows = []
+    for s in cat.values():
+        parts = []
+        for b in s.branches:
+            what = " + ".join(f"{e:.3f}" for e in b.gammas) + (" MeV" if b.gammas else "")
+            if b.neutron:
+                what = "n" + (f" + {what}" if what else "")
+            if b.back_to_back:
+                what += " (back to back)"
+            parts.append(f"{b.probability:.4g}: {what or 'nothing visible'}")
+        if math.isinf(s.half_life):
+            half = "prompt"
+        elif s.half_life > 1e3 * units.day:
+            half = f"{s.half_life / units.year:.4g} yr"
+        else:
+            half = f"{s.half_life / units.day:.5g} d"
+        act = f"{s.activity / units.Bq:g} /s" if s.activity > 0 else "from the n source"
+        prov = f"{s.sources.get('half_life', '')}; {s.sources.get('activity', '')}"
+        rows.append((s.label, s.kind, "; ".join(parts), half, act, prov))
+    return rows
