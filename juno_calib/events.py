@@ -1,0 +1,374 @@
+"""Event generators: energy deposits (with e_vis) of particles and calibration sources.
+
+Every generator returns :class:`Deposits`, the flattened list of electron (or positron)
+deposits of ``n_events`` events with their positions, deposited kinetic energy and
+visible-energy equivalent ``e_vis`` (:mod:`juno_calib.physics`, normalised so a contained
+2.223 MeV n-H gamma has mean total e_vis 2.223 MeV). Optics turns e_vis at a position into PE.
+
+Models stated here:
+
+* Electrons deposit at their start point (range mm–cm). Positrons: kinetic e_vis at the
+  start point plus two back-to-back 0.511 MeV gammas followed by the cascade.
+* Gammas: the vectorised cascade of :mod:`juno_calib.gamma`, isotropic start directions.
+* Sources (:mod:`juno_calib.sources`): each event picks one decay branch; its gammas start at
+  the source (isotropic; the two 68Ge annihilation gammas back to back). 68Ge positrons
+  stop in the capsule (no positron light).
+* Capsule (``capsule=True``): a steel shell of thickness ``capsule_thickness``. A gamma
+  interacts in it with probability ``1 - exp(-mu(E) t)`` (mu from the NIST iron table). An
+  interacting gamma is absorbed with probability ``1 - mu_KN/mu`` (photo-absorption, pair), else
+  it Compton-scatters once (Klein–Nishina) and leaves with the scattered energy and direction;
+  the electron's energy stays in the steel (invisible). This gives the shadowing and the
+  low-energy tail.
+* Neutrons (Am-Be, Am-C): captured away from the source. Age–diffusion model: the capture
+  point is displaced by a 3-D Gaussian with per-axis variance ``2 (tau + L^2)``, Fermi age
+  ``tau`` and thermal diffusion length ``L^2 = D v tau_c`` (data); capture on H or C with the
+  fractions of :attr:`Scintillator.capture_fraction_h`; capture gammas from the ``nH`` and
+  ``nC12`` sources; capture time exponential with ``capture_time``. Captures outside the LS
+  give no deposits (their energy is counted as escaped). The neutron's own quenched
+  proton-recoil light in the prompt event is *not* included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .beta import B12Decay, sample_b12
+from .gamma import (
+    compton_cascade,
+    isotropic_directions,
+    klein_nishina_total,
+    rotate,
+    sample_compton,
+)
+from .params import check_choice, check_range
+from .physics import AVOGADRO, ELECTRON_MASS, Scintillator, electron_visible, positron_visible
+
+PARTS = ("all", "prompt", "capture")
+
+
+@dataclasses.dataclass(frozen=True)
+class Deposits:
+    """Energy deposits of ``n_events`` events, flattened (M deposits in total).
+
+    Attributes
+    ----------
+    n_events : int
+    event : (M,) int
+        Event index of each deposit.
+    position : (M, 3) float
+        Position, mm.
+    energy : (M,) float
+        Deposited (electron/positron kinetic) energy, MeV.
+    e_vis : (M,) float
+        Visible-energy equivalent (quenched scintillation + Cherenkov), MeV.
+    time : (M,) float
+        Time after the decay, ns (0 for prompt deposits; the capture time for n captures).
+    escaped : (n_events,) float
+        Gamma energy that left the LS (or was absorbed in the capsule), MeV.
+    """
+
+    n_events: int
+    event: np.ndarray
+    position: np.ndarray
+    energy: np.ndarray
+    e_vis: np.ndarray
+    time: np.ndarray | None = None
+    escaped: np.ndarray | None = None
+
+    def per_event(self, field: str = "e_vis") -> np.ndarray:
+        """(n_events,) sums of ``field`` ("e_vis" or "energy") per event."""
+        check_choice("field", field, ("e_vis", "energy"))
+        return np.bincount(self.event, weights=getattr(self, field), minlength=self.n_events)
+
+    def select(self, mask) -> Deposits:
+        """The deposits where ``mask`` (M,) is True (same events)."""
+        mask = np.asarray(mask, dtype=bool)
+        return dataclasses.replace(
+            self, event=self.event[mask], position=self.position[mask],
+            energy=self.energy[mask], e_vis=self.e_vis[mask],
+            time=None if self.time is None else self.time[mask])
+
+
+def _empty(n_events: int) -> Deposits:
+    return Deposits(n_events, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0),
+                    np.zeros(0), np.zeros(0), np.zeros(n_events))
+
+
+def _merge(parts: list[Deposits], n_events: int) -> Deposits:
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return _empty(n_events)
+    esc = np.zeros(n_events)
+    for p in parts:
+        if p.escaped is not None:
+            esc += p.escaped
+    return Deposits(
+        n_events,
+        np.concatenate([p.event for p in parts]),
+        np.concatenate([p.position for p in parts]),
+        np.concatenate([p.energy for p in parts]),
+        np.concatenate([p.e_vis for p in parts]),
+        np.concatenate([p.time if p.time is not None else np.zeros(p.energy.size)
+                        for p in parts]),
+        esc,
+    )
+
+
+def _positions(positions, n: int) -> np.ndarray:
+    pos = np.asarray(positions, dtype=float)
+    if pos.shape == (3,):
+        pos = np.broadcast_to(pos, (n, 3))
+    if pos.shape != (n, 3):
+        raise ValueError(f"positions must have shape (3,) or ({n}, 3), got {pos.shape}")
+    return np.array(pos)
+
+
+def _r_ls(geometry) -> float:
+    r = float(geometry.r_ls)
+    check_range("geometry.r_ls", r, 0, np.inf, unit="m", lo_open=True)
+    return r
+
+
+def _gamma_deposits(energy, position, direction, event, n_events, *, rng, scint, r_ls,
+                    time=None) -> Deposits:
+    """Cascade gammas and turn the electron/positron deposits into e_vis."""
+    cas = compton_cascade(energy, position, direction, event, n_events, rng=rng, scint=scint,
+                          r_ls=r_ls)
+    e_vis = np.where(cas.positron, positron_visible(cas.energy, scint),
+                     electron_visible(cas.energy, scint))
+    t = np.zeros(cas.energy.size) if time is None else np.asarray(time)[cas.event]
+    return Deposits(n_events, cas.event, cas.position, cas.energy, e_vis, t, cas.escaped)
+
+
+def simulate_electrons(t, positions, *, rng: np.random.Generator,
+                       scint: Scintillator) -> Deposits:
+    """One point deposit per electron.
+
+    Parameters
+    ----------
+    t : (n,) array_like
+        Kinetic energies, MeV.
+    positions : (n, 3) or (3,) array_like
+        Vertices, mm.
+    rng : numpy.random.Generator
+        Unused (the electron model is deterministic); kept for a uniform interface.
+    scint : Scintillator
+    """
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    pos = _positions(positions, t.size)
+    return Deposits(t.size, np.arange(t.size), pos, t.copy(), electron_visible(t, scint),
+                    np.zeros(t.size), np.zeros(t.size))
+
+
+def simulate_gammas(energy, positions, *, rng: np.random.Generator, scint: Scintillator,
+                    geometry) -> Deposits:
+    """Isotropic gammas (one per event) through the LS sphere of radius ``geometry.r_ls``.
+
+    Parameters
+    ----------
+    energy : float or (n,) array_like
+        Gamma energies, MeV.
+    positions : (n, 3) or (3,) array_like
+        Vertices, mm (inside the LS).
+    rng : numpy.random.Generator
+    scint : Scintillator
+    geometry : juno_calib.geometry.Geometry (only ``r_ls`` is used)
+
+    >>> from types import SimpleNamespace
+    >>> from juno_calib.rng import make_rng
+    >>> d = simulate_gammas(np.full(100, 1.0), [0, 0, 0], rng=make_rng(1),
+    ...                     scint=Scintillator.load(), geometry=SimpleNamespace(r_ls=17700.0))
+    >>> bool(np.allclose(d.per_event("energy") + d.escaped, 1.0))
+    True
+    """
+    e = np.atleast_1d(np.asarray(energy, dtype=float))
+    pos = _positions(positions, e.size)
+    dirs = isotropic_directions(e.size, rng=rng)
+    return _gamma_deposits(e, pos, dirs, np.arange(e.size), e.size, rng=rng, scint=scint,
+                           r_ls=_r_ls(geometry))
+
+
+def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintillator,
+                       geometry) -> Deposits:
+    """Positrons: kinetic deposit at the vertex + two back-to-back 0.511 MeV gammas.
+
+    Annihilation at rest (in-flight annihilation, ~1-2% at MeV energies, is neglected).
+    """
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    n = t.size
+    pos = _positions(positions, n)
+    kin = Deposits(n, np.arange(n), pos, t.copy(), positron_visible(t, scint), np.zeros(n),
+                   np.zeros(n))
+    d = isotropic_directions(n, rng=rng)
+    ann = _gamma_deposits(np.full(2 * n, ELECTRON_MASS), np.concatenate([pos, pos]),
+                          np.concatenate([d, -d]), np.tile(np.arange(n), 2), n, rng=rng,
+                          scint=scint, r_ls=_r_ls(geometry))
+    return _merge([kin, ann], n)
+
+
+def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Scintillator):
+    """Pass gammas through the source capsule (model in the module docstring).
+
+    Returns
+    -------
+    energy : (n,) float
+        Energy after the capsule, MeV (0 where absorbed).
+    direction : (n, 3) float
+        Direction after the capsule.
+    lost : (n,) float
+        Energy left in the capsule, MeV.
+    """
+    e = np.asarray(energy, dtype=float)
+    dirs = np.asarray(direction, dtype=float).copy()
+    mu_rho = np.exp(np.interp(np.log(e), np.log(scint.capsule_mu_energy),
+                              np.log(scint.capsule_mu_rho)))
+    mu = mu_rho * scint.capsule_density
+    interacts = rng.random(e.size) < -np.expm1(-mu * scint.capsule_thickness)
+    mu_kn = scint.capsule_density * AVOGADRO * scint.capsule_z_over_a * klein_nishina_total(e)
+    absorbed = interacts & (rng.random(e.size) * mu > mu_kn)
+    scatter = interacts & ~absorbed
+    out = np.where(absorbed, 0.0, e)
+    eps = sample_compton(e[scatter], rng=rng)
+    k = e[scatter] / ELECTRON_MASS
+    dirs[scatter] = rotate(dirs[scatter], 1 - (1 - eps) / (k * eps),
+                           rng.uniform(0, 2 * np.pi, eps.size))
+    out[scatter] = e[scatter] * eps
+    return out, dirs, e - out
+
+
+def _capture_displacement(n, *, rng, scint):
+    """(n, 3) displacement of the capture point from the neutron source, mm."""
+    diff_area = (scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed
+                 * scint.capture_time)
+    sigma = np.sqrt(2.0 * (scint.fermi_age + diff_area))
+    return rng.normal(0.0, sigma, (n, 3))
+
+
+def _branch_gammas(branches, choice):
+    """Flatten the gammas of the chosen branches: (energy, event, back_to_back flag)."""
+    energies, events, b2b = [], [], []
+    for i, br in enumerate(branches):  # loop over a handful of branches, not events
+        idx = np.flatnonzero(choice == i)
+        for e in br.gammas:
+            energies.append(np.full(idx.size, e))
+            events.append(idx)
+            b2b.append(np.full(idx.size, br.back_to_back))
+    if not energies:
+        return np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
+    return np.concatenate(energies), np.concatenate(events), np.concatenate(b2b)
+
+
+def _emit(branches, n_events, position, *, rng, scint, r_ls, capsule, time=None):
+    probs = np.array([b.probability for b in branches], dtype=float)
+    choice = rng.choice(len(branches), size=n_events, p=probs / probs.sum())
+    e, ev, b2b = _branch_gammas(branches, choice)
+    if e.size == 0:
+        return _empty(n_events), choice
+    pos = np.asarray(position, dtype=float).reshape(-1, 3)
+    pos = pos[ev] if pos.shape[0] == n_events else np.broadcast_to(pos, (e.size, 3)).copy()
+    dirs = isotropic_directions(e.size, rng=rng)
+    # back-to-back pairs: the second gamma of each event takes minus the first's direction
+    if b2b.any():
+        idx = np.flatnonzero(b2b)
+        order = idx[np.argsort(ev[idx], kind="stable")]
+        first, second = order[0::2], order[1::2]
+        dirs[second] = -dirs[first]
+    lost = np.zeros(n_events)
+    if capsule:
+        e, dirs, loss = capsule_transport(e, dirs, rng=rng, scint=scint)
+        np.add.at(lost, ev, loss)
+        keep = e > 0
+        e, ev, pos, dirs = e[keep], ev[keep], pos[keep], dirs[keep]
+    dep = _gamma_deposits(e, pos, dirs, ev, n_events, rng=rng, scint=scint, r_ls=r_ls, time=time)
+    return dataclasses.replace(dep, escaped=dep.escaped + lost), choice
+
+
+def simulate_source(source, n_events: int, position, *, rng: np.random.Generator,
+                    scint: Scintillator, geometry, capsule: bool = True,
+                    part: str = "all") -> Deposits:
+    """Deposits of ``n_events`` decays of a calibration source at ``position``.
+
+    Parameters
+    ----------
+    source : juno_calib.sources.Source
+        E.g. ``get_source("Cs137")``.
+    n_events : int
+        Number of decays (or emitted neutrons for Am-Be / Am-C).
+    position : (3,) array_like
+        Source position, mm, inside the LS.
+    rng : numpy.random.Generator
+    scint : Scintillator
+    geometry : juno_calib.geometry.Geometry (``r_ls``)
+    capsule : bool
+        Apply the capsule model to gammas emitted at the source (not to capture gammas).
+    part : {"all", "prompt", "capture"}
+        For neutron sources: "prompt" = the gammas emitted at the source (time 0),
+        "capture" = only the n-H / n-C capture gammas (time = capture time), "all" = both,
+        in one :class:`Deposits` with their ``time`` (a detector separates them into two
+        triggers ~200 us apart: sum per trigger, not per decay). For other sources the
+        three are the same except "capture", which is empty.
+
+    Returns
+    -------
+    Deposits
+    """
+    from .sources import get_source  # local import: sources is another engineer's module
+
+    check_choice("part", part, PARTS)
+    check_range("n_events", n_events, 0, 10**8)
+    n = int(n_events)
+    r_ls = _r_ls(geometry)
+    pos = np.asarray(position, dtype=float).reshape(3)
+    if np.linalg.norm(pos) > r_ls:
+        raise ValueError(f"source position radius {np.linalg.norm(pos):g} mm is outside the "
+                         f"LS (r_ls = {r_ls:g} mm)")
+    parts = []
+    if part in ("all", "prompt"):
+        dep, choice = _emit(source.branches, n, pos, rng=rng, scint=scint, r_ls=r_ls,
+                            capsule=capsule and source.kind != "capture")
+        parts.append(dep)
+    else:
+        probs = np.array([b.probability for b in source.branches], dtype=float)
+        choice = rng.choice(len(source.branches), size=n, p=probs / probs.sum())
+    if part in ("all", "capture"):
+        has_n = np.array([b.neutron for b in source.branches])[choice]
+        idx = np.flatnonzero(has_n)
+        if idx.size:
+            cap_pos = pos + _capture_displacement(idx.size, rng=rng, scint=scint)
+            cap_time = rng.exponential(scint.capture_time, idx.size)
+            on_h = rng.random(idx.size) < scint.capture_fraction_h
+            inside = np.linalg.norm(cap_pos, axis=1) < r_ls
+            for mask, name in ((on_h, "nH"), (~on_h, "nC12")):
+                sel = mask & inside
+                cap_src = get_source(name)
+                sub, _ = _emit(cap_src.branches, int(sel.sum()), cap_pos[sel], rng=rng,
+                               scint=scint, r_ls=r_ls, capsule=False, time=cap_time[sel])
+                parts.append(dataclasses.replace(
+                    sub, event=idx[sel][sub.event],
+                    escaped=np.bincount(idx[sel], weights=sub.escaped, minlength=n)))
+                out = mask & ~inside
+                if out.any():
+                    e_out = sum(get_source(name).branches[0].gammas)
+                    parts.append(dataclasses.replace(
+                        _empty(n), escaped=np.bincount(idx[out], minlength=n) * e_out))
+    return _merge(parts, n)
+
+
+def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: Scintillator,
+                 geometry) -> Deposits:
+    """12B decays at ``positions``: beta (allowed shape, :mod:`juno_calib.beta`) plus the
+    4.44 MeV gamma of the 12C 2+ branch."""
+    n = int(n_events)
+    pos = _positions(positions, n)
+    decay = B12Decay.load(scint.config)
+    t, branch = sample_b12(n, rng=rng, decay=decay)
+    beta = simulate_electrons(t, pos, rng=rng, scint=scint)
+    levels = np.asarray(decay.b12_levels)
+    gamma_branch = np.flatnonzero(np.isclose(levels, levels[1]))[0]  # the 4.44 MeV 2+ state
+    idx = np.flatnonzero(branch == gamma_branch)
+    gam = _gamma_deposits(np.full(idx.size, levels[gamma_branch]), pos[idx],
+                          isotropic_directions(idx.size, rng=rng), idx, n, rng=rng,
+                          scint=scint, r_ls=_r_ls(geometry))
+    return _merge([beta, gam], n)

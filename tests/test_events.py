@@ -1,0 +1,106 @@
+"""Event generators: containment, positron = electron + annihilation, sources, captures."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from juno_calib.events import (
+    capsule_transport,
+    simulate_b12,
+    simulate_electrons,
+    simulate_gammas,
+    simulate_positrons,
+    simulate_source,
+)
+from juno_calib.physics import ELECTRON_MASS, Scintillator, electron_visible, positron_visible
+from juno_calib.sources import get_source
+
+GEO = SimpleNamespace(r_ls=17700.0)
+
+
+@pytest.fixture(scope="module")
+def scint():
+    return Scintillator.load()
+
+
+def test_reference_gamma_normalisation(scint, rng):
+    d = simulate_gammas(np.full(20_000, scint.reference_gamma_energy), [0, 0, 0], rng=rng,
+                        scint=scint, geometry=GEO)
+    ev = d.per_event()
+    err = ev.std() / np.sqrt(ev.size)
+    assert ev.mean() == pytest.approx(scint.reference_gamma_energy, abs=4 * err), (
+        "e_vis is normalised so a contained 2.223 MeV gamma gives 2.223 MeV (PERF25)")
+
+
+def test_electron_deposit_is_local_and_exact(scint, rng):
+    d = simulate_electrons([1.0, 2.0], [[0, 0, 0], [1, 2, 3]], rng=rng, scint=scint)
+    assert np.allclose(d.per_event(), electron_visible([1.0, 2.0], scint))
+
+
+def test_positron_is_kinetic_plus_two_annihilation_gammas(scint, rng):
+    n = 20_000
+    pos = simulate_positrons(np.full(n, 2.0), [0, 0, 0], rng=rng, scint=scint, geometry=GEO)
+    ann = simulate_gammas(np.full(2 * n, ELECTRON_MASS), [0, 0, 0], rng=rng, scint=scint,
+                          geometry=GEO)
+    expected = float(positron_visible(2.0, scint)) + 2 * ann.per_event().mean()
+    err = pos.per_event().std() / np.sqrt(n) + 2 * ann.per_event().std() / np.sqrt(2 * n)
+    assert pos.per_event().mean() == pytest.approx(expected, abs=4 * err)
+    assert np.allclose(pos.per_event("energy") + pos.escaped, 2.0 + 2 * ELECTRON_MASS)
+
+
+def test_edge_gammas_leak(scint, rng):
+    n = 5000
+    centre = simulate_gammas(np.full(n, 2.223), [0, 0, 0], rng=rng, scint=scint, geometry=GEO)
+    edge = simulate_gammas(np.full(n, 2.223), [0, 0, 17600.0], rng=rng, scint=scint,
+                           geometry=GEO)
+    assert centre.per_event().mean() > edge.per_event().mean() + 0.2
+
+
+def test_capsule_removes_and_degrades_gammas(scint, rng):
+    n = 200_000
+    e = np.full(n, 0.662)
+    d = np.tile([0.0, 0.0, 1.0], (n, 1))
+    out, _, lost = capsule_transport(e, d, rng=rng, scint=scint)
+    mu = np.interp(0.662, scint.capsule_mu_energy, scint.capsule_mu_rho) * scint.capsule_density
+    p_int = 1 - np.exp(-mu * scint.capsule_thickness)
+    assert np.mean(out < 0.662) == pytest.approx(p_int, rel=0.05), "interaction probability"
+    assert np.allclose(out + lost, e)
+
+
+def test_neutron_source_capture_is_displaced_and_delayed(scint, rng):
+    d = simulate_source(get_source("AmC"), 4000, [0, 0, 0], rng=rng, scint=scint,
+                        geometry=GEO, part="capture")
+    assert np.all(d.time > 0)
+    assert d.time.mean() == pytest.approx(scint.capture_time, rel=0.1)
+    assert np.median(np.linalg.norm(d.position, axis=1)) > 50.0, "captures away from the source"
+    ev = d.per_event()
+    assert np.mean(np.abs(ev[ev > 0] - 2.223) < 0.2) > 0.9, "mostly the n-H 2.223 MeV line"
+
+
+def test_capture_displacement_follows_age_diffusion(scint, rng):
+    from juno_calib.events import _capture_displacement
+
+    x = _capture_displacement(100_000, rng=rng, scint=scint)
+    l2 = scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed * scint.capture_time
+    # <r^2> = 6 (tau + L^2): slowing-down (Fermi age) plus thermal diffusion
+    assert np.mean(np.sum(x**2, axis=1)) == pytest.approx(6 * (scint.fermi_age + l2), rel=0.02)
+
+
+def test_source_prompt_and_unknown_part(scint, rng):
+    d = simulate_source(get_source("Co60"), 2000, [0, 0, 0], rng=rng, scint=scint,
+                        geometry=GEO, capsule=False)
+    assert np.allclose(d.per_event("energy") + d.escaped, [2.505720] * 2000, atol=1.4)
+    with pytest.raises(ValueError, match="part"):
+        simulate_source(get_source("Co60"), 10, [0, 0, 0], rng=rng, scint=scint, geometry=GEO,
+                        part="delayed")
+    with pytest.raises(ValueError, match="outside the LS"):
+        simulate_source(get_source("Co60"), 10, [0, 0, 2e4], rng=rng, scint=scint, geometry=GEO)
+
+
+def test_b12_energy_is_beta_plus_gamma(scint, rng):
+    d = simulate_b12(5000, [0, 0, 0], rng=rng, scint=scint, geometry=GEO)
+    assert d.per_event("energy").max() < 13.369 + 1e-9
+    assert np.all(d.escaped == 0)
