@@ -268,9 +268,81 @@ def hours_what_if(activity, precision, n_points, sigma_rel, branch_fraction, eff
     return n * daq_time_needed(sigma_rel, precision, rate) / units.hour
 
 
+# --- chapter helpers: tables and the drawing of the vertical plane --------------------------------
+
+
+def markdown_rows(header, rows) -> str:
+    """A markdown table with any number of columns (``markdown_table`` has three)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def source_statistics(precision: float, light_yield: float, prog: Programme | None = None,
+                      config: str = "design") -> list[dict]:
+    """Per Table 2 radioactive-source row: peak, sigma/E (photo-statistics), events and time needed.
+
+    sigma/E is the photo-statistics term 1/sqrt(Y E) at the centre (fallback resolution, see the
+    chapter); times are per point, in minutes; ``table_min`` is Table 2's time per point.
+    """
+    from .sources import get_source
+
+    prog = Programme.load() if prog is None else prog
+    out = []
+    for row in load_table2():
+        if row.source == LASER or row.programme != "comprehensive":
+            continue
+        energy, frac = calibration_peak(row.source, config)
+        src = get_source(row.source, config)
+        sig = sigma_rel_photostatistics(energy, light_yield)
+        rate = peak_rate(src.activity, frac, prog.peak_efficiency)
+        n = events_needed(sig, precision)
+        table_min = row.daq_time / row.points / units.minute
+        out.append({"source": row.source, "label": src.label, "energy": energy, "sigma_rel": sig,
+                    "branch": frac, "rate_hz": rate / units.Hz, "events": n,
+                    "needed_min": n / rate / units.minute,
+                    "table_min": table_min,
+                    "precision_in_table_time": sig / math.sqrt(rate * row.daq_time / row.points)})
+    return out
+
+
+def plot_plan_plane(ax, deployment: Deployment, plan: Plan | None = None, *, grid: int = 241):
+    """Draw the vertical plane y = 0: each system's reach and the plan's points (axes in m)."""
+    from matplotlib.patches import Circle
+
+    from .deployment import reachable
+
+    d, m = deployment, units.m
+    x, z = np.meshgrid(np.linspace(-d.r_ls, d.r_ls, grid), np.linspace(-d.r_ls, d.r_ls, grid))
+    cls = reachable("CLS", np.stack([x, 0 * x, z], -1), d)
+    artists = [ax.contourf(x / m, z / m, cls, levels=[0.5, 1.5], colors=["tab:orange"], alpha=0.25)]
+    artists.append(ax.add_patch(Circle((0, 0), d.r_ls / m, fill=False, color="k", lw=1.2)))
+    artists.append(ax.add_patch(Circle((0, 0), d.r_tir / m, fill=False, ls="--", color="tab:red", lw=1)))
+    r_rov = (d.r_ls - d.rov_margin) / m
+    artists.append(ax.add_patch(Circle((0, 0), r_rov, fill=False, ls=":", color="grey")))
+    th = np.linspace(d.gt_theta_min, d.gt_theta_max, 200)
+    artists += ax.plot(d.r_gt * np.sin(th) / m, d.r_gt * np.cos(th) / m, color="tab:green", lw=3, alpha=0.4)
+    artists += ax.plot([0, 0], [-d.acu_z_max / m, d.acu_z_max / m], color="tab:blue", lw=3, alpha=0.4)
+    top, side = d.cls_anchors()
+    for sgn in (1, -1):
+        artists += ax.plot(sgn * np.array([top[0], side[0]]) / m, np.array([top[1], side[1]]) / m,
+                           "^", color="tab:orange", ms=8)
+    if plan is not None:
+        colors = {"ACU": "tab:blue", "CLS": "tab:orange", "GT": "tab:green", "ROV": "grey"}
+        for system, color in colors.items():
+            sel = plan.system == system
+            if np.any(sel):
+                artists.append(ax.scatter(plan.position[sel, 0] / m, plan.position[sel, 2] / m, s=9,
+                                          color=color, label=f"{system} ({int(sel.sum())})", zorder=3))
+    ax.set_aspect("equal")
+    ax.set_xlabel("x [m]  (x < 0: phi = 180 deg)")
+    ax.set_ylabel("z [m]")
+    return artists
+
+
 __all__ = [
     "PROGRAMMES", "Programme", "Table2Row", "load_table2", "table2_minutes", "run_times",
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
-    "hours_what_if", "path_length", "home", "Plan",
+    "hours_what_if", "path_length", "home", "Plan", "markdown_rows", "source_statistics", "plot_plan_plane",
 ]

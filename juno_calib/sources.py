@@ -257,3 +257,12 @@ def source_rows(cat: Mapping[str, Source]) -> list[tuple[str, str, str, str, str
         prov = f"{s.sources.get('half_life', '')}; {s.sources.get('activity', '')}"
         rows.append((s.label, s.kind, "; ".join(parts), half, act, prov))
     return rows
+
+
+def activity_rows(config: str = "design") -> list[tuple[str, str, str]]:
+    """Inputs-table rows (parameter, value, source) of the assumed source strengths."""
+    rows = []
+    for key, q in load_quantities("sources", config).items():
+        if key.startswith("activity_"):
+            rows.append((f"sources.{key}", f"{q.value:g} {q.unit}", q.source))
+    return rows

@@ -1,0 +1,51 @@
+"""Chapters 02 and 07 run with their --fast statistics and glue the contract keys of issue #4,
+with values that agree with the library and with seed 000, Table 2."""
+
+from __future__ import annotations
+
+import ast
+
+import nbformat
+import pytest
+
+from juno_calib.budget import Programme, yearly_budget
+from juno_calib.deployment import comprehensive_plan
+
+
+def _glued(result) -> dict:
+    """Glued values read from the executed notebook (plain and papermill-record payloads)."""
+    out = dict(result.glued)
+    nb = nbformat.read(result.notebook, as_version=4)
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if meta:
+                data = o.get("data", {})
+                text = data.get(meta.get("mime_prefix", "") + "text/plain", data.get("text/plain", ""))
+                out[meta["name"]] = ast.literal_eval(text) if text else out.get(meta["name"])
+    return out
+
+
+@pytest.mark.notebook
+def test_ch02_glues_the_plan_split(run_fast):
+    g = _glued(run_fast("02_sources_deployment"))
+    plan = comprehensive_plan(n_points=120)  # the chapter's --fast n_points
+    assert g["n_points_total"] == len(plan)
+    assert (g["n_points_acu"], g["n_points_cls"], g["n_points_gt"]) == (
+        plan.count("ACU"), plan.count("CLS"), plan.count("GT"))
+    assert g["n_points_acu"] + g["n_points_cls"] + g["n_points_gt"] == g["n_points_total"]
+    assert 0.99 < g["capture_h"] < 0.995, "n-H capture fraction in LAB"
+
+
+@pytest.mark.notebook
+def test_ch07_glues_table2_and_the_yearly_budget(run_fast):
+    g = _glued(run_fast("07_time_budget"))
+    # seed 000, Table 2: 1780 (comprehensive), 144 (monthly), 25 (weekly) DAQ minutes
+    assert g["daq_minutes_comprehensive"] == pytest.approx(1780.0)
+    assert g["daq_minutes_monthly"] == pytest.approx(144.0)
+    assert g["daq_minutes_weekly"] == pytest.approx(25.0)
+    y = yearly_budget(Programme.load())
+    assert g["calibration_hours_per_year"] == pytest.approx(y["total"] / 3.6e12, rel=1e-9)
+    assert g["livetime_fraction_lost"] == pytest.approx(y["livetime_fraction"], rel=1e-9)
+    # the toy spread agrees with sigma/E/sqrt(N) = precision within 4 sigma of 200 toys
+    assert g["toy_precision"] == pytest.approx(1e-3, rel=4 / (2 * 199) ** 0.5)
