@@ -387,7 +387,7 @@ def _lpmt_rings(theta_first: float, alpha: float, n_total: int):
     ring = np.broadcast_to(np.arange(k)[:, None], thresholds.shape)[valid]
     take = np.argsort(-flat, kind="stable")[: n_total - k]
     counts = 1 + np.bincount(ring[take], minlength=k)
-    return theta, counts, float(flat[take[-1]]) if len(take) else math.inf
+    return theta, counts, float(flat[take[-1]]) if len(take) else math.inf, int(n_max.sum())
 
 
 def _spmt_gaps(lpmt_u: np.ndarray, alpha_l: float, alpha_s: float, theta_min: float):
@@ -422,7 +422,7 @@ def _build_layout(r_lpmt, r_spmt, a_l, a_s, glass_s, r_chimney, n_lpmt, n_ham, n
     alpha_l = math.atan2(a_l, r_lpmt)
     alpha_glass = math.atan2(glass_s, r_spmt)
     theta_chimney = math.asin(min(r_chimney / r_lpmt, 1.0))
-    theta, counts, clearance = _lpmt_rings(theta_chimney + alpha_l, alpha_l, n_lpmt)
+    theta, counts, clearance, n_max = _lpmt_rings(theta_chimney + alpha_l, alpha_l, n_lpmt)
     ring = np.repeat(np.arange(len(theta)), counts)
     j = np.arange(n_lpmt) - np.repeat(np.cumsum(counts) - counts, counts)
     # successive rings turned by the golden angle so gaps do not line up along meridians
@@ -440,6 +440,7 @@ def _build_layout(r_lpmt, r_spmt, a_l, a_s, glass_s, r_chimney, n_lpmt, n_ham, n
     pick = _golden_pick(len(gaps), n_spmt)
     notes = {
         "n_rings": float(len(theta)),
+        "n_lpmt_max": float(n_max),  # LPMTs the rings hold with touching photocathodes
         "ring_spacing": float(theta[1] - theta[0]),
         "lpmt_ring_clearance": float(theta[1] - theta[0] - 2 * alpha_l),
         "lpmt_azimuthal_clearance": 2 * clearance,
