@@ -72,7 +72,19 @@ def _quantity(section: str, key: str, entry: Any) -> Quantity:
             f"data/{section}.yaml: entry {key!r} must be a mapping with 'value', 'unit' and "
             f"'source', got {entry!r}"
         )
-    return Quantity(value=entry["value"], unit=str(entry.get("unit", "")), source=str(entry["source"]))
+    value = entry["value"]
+    if isinstance(value, str):
+        # YAML 1.1 reads "1.248e9" (no sign in the exponent) as a string: accept numeric text,
+        # refuse anything else with the unit set, rather than carry a string into a formula.
+        try:
+            value = float(value)
+        except ValueError:
+            if entry.get("unit"):
+                raise ValueError(
+                    f"data/{section}.yaml: entry {key!r} has unit {entry['unit']!r} but a "
+                    f"non-numeric value {value!r}"
+                ) from None
+    return Quantity(value=value, unit=str(entry.get("unit", "")), source=str(entry["source"]))
 
 
 def load_quantities(section: str, config: str = "design") -> dict[str, Quantity]:

@@ -40,7 +40,11 @@ def read_glued(nb) -> dict[str, Any]:
             meta = output.get("metadata", {}).get("scrapbook")
             if not meta:
                 continue
-            text = output.get("data", {}).get("text/plain", "")
+            # glue(..., display=False) stores the payload under a mime prefix
+            # ("application/papermill.record/"); displayed values under plain "text/plain".
+            prefix = meta.get("mime_prefix", "")
+            data = output.get("data", {})
+            text = data.get(prefix + "text/plain", data.get("text/plain", ""))
             try:
                 value = ast.literal_eval(text)
             except (ValueError, SyntaxError):

@@ -116,3 +116,25 @@ def test_run_writes_json_and_failed_run_keeps_previous_output(selftest, tmp_path
 def test_get_chapter_unknown_name_lists_chapters():
     with pytest.raises(ValueError, match="unknown chapter 'nope'; chapters:"):
         get_chapter("nope")
+
+
+def test_values_glued_without_display_are_read_back(tmp_path):
+    """glue(..., display=False) stores its payload under a mime prefix; the runner reads it."""
+    import nbformat
+
+    from juno_calib.runner import read_glued
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"application/papermill.record/text/plain": "0.752"},
+            metadata={"scrapbook": {"name": "coverage_lpmt", "mime_prefix": "application/papermill.record/"}},
+        ),
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "17612"}, metadata={"scrapbook": {"name": "n_lpmt"}}
+        ),
+    ]
+    nb.cells.append(cell)
+    assert read_glued(nb) == {"coverage_lpmt": 0.752, "n_lpmt": 17612}

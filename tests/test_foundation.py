@@ -117,3 +117,11 @@ def test_environment_yml_mirrors_pyproject():
     listed = _names(d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
     assert listed == wanted, "environment.yml must list the same packages and pins as pyproject.toml"
     assert "jupyter-book>=1.0.4,<2" in wanted.values(), "Jupyter Book must stay pinned to version 1"
+
+
+def test_yaml_exponent_without_sign_is_read_as_a_number_and_text_with_unit_is_refused():
+    # PyYAML (YAML 1.1) reads 1.248e9 as the string "1.248e9"
+    q = params._quantity("demo", "half_life", yaml.safe_load("{value: 1.248e9, unit: yr, source: x}"))
+    assert q.internal == pytest.approx(1.248e9 * units.year)
+    with pytest.raises(ValueError, match="entry 'half_life' has unit 'yr' but a non-numeric value 'long'"):
+        params._quantity("demo", "half_life", {"value": "long", "unit": "yr", "source": "x"})
