@@ -220,19 +220,18 @@ def catalogue(config: str = "design") -> dict[str, Source]:
 def capture_fractions(config: str = "design") -> dict[str, float]:
     """Fraction of thermal-neutron captures in the LS on 1H and on 12C.
 
-    f_H = n_H sigma_H / (n_H sigma_H + n_C sigma_C), with atom densities from the LS mass
-    fractions; 13C (1.1% of C, 1.4 ub) and other nuclei are neglected.
+    f_H = n_H sigma_H / (n_H sigma_H + n_C sigma_C), from the LS composition and the capture
+    cross-sections of ``data/scintillator.yaml`` (:attr:`Scintillator.capture_fraction_h`, the
+    one place these numbers live); other nuclei are neglected.
 
     >>> f = capture_fractions()
     >>> round(f["nH"], 3), round(f["nC12"], 3)
-    (0.993, 0.007)
+    (0.994, 0.006)
     """
-    q = {k: v.internal for k, v in load_quantities("sources", config).items()}
-    n_h = q["ls_mass_fraction_H"] / q["molar_mass_H"]
-    n_c = q["ls_mass_fraction_C"] / q["molar_mass_C"]
-    rate_h = n_h * q["sigma_capture_H"]
-    rate_c = n_c * q["sigma_capture_C12"]
-    return {"nH": rate_h / (rate_h + rate_c), "nC12": rate_c / (rate_h + rate_c)}
+    from .physics import Scintillator
+
+    f_h = Scintillator.load(config).capture_fraction_h
+    return {"nH": f_h, "nC12": 1.0 - f_h}
 
 
 def source_rows(cat: Mapping[str, Source]) -> list[tuple[str, str, str, str, str, str]]:

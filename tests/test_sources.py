@@ -48,9 +48,10 @@ def test_decay_law_half_life():
 
 
 def test_neutron_capture_on_hydrogen_dominates():
-    # n_H sigma_H / (n_H sigma_H + n_C sigma_C) with 0.3326 b, 3.89 mb and LS mass fractions 12.2/87.8
+    # n_H sigma_H / (n_H sigma_H + n_C sigma_C) with 0.3326 b (1H) and 3.53 mb (natural C,
+    # Mughabghab 2006) and the LS mass fractions 12.2/87.8 (SIM)
     f = capture_fractions()
-    expected = 1.0 / (1.0 + (0.878 / 12.011) * 3.89e-3 / ((0.122 / 1.008) * 0.3326))
+    expected = 1.0 / (1.0 + (0.878 / 12.011) * 3.53e-3 / ((0.122 / 1.008) * 0.3326))
     assert f["nH"] == pytest.approx(expected, rel=1e-9)
     assert f["nH"] + f["nC12"] == pytest.approx(1.0)
     assert 0.99 < f["nH"] < 0.995, "captures on 12C are below 1% in a LAB scintillator"
