@@ -213,9 +213,12 @@ def _readonly(a, dtype):
     return a
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class PMTLayout:
     """Positions, types and photocathode sizes of a set of PMTs (arrays are read-only).
+
+    Layouts compare and hash by identity (usable as cache keys; ``pmt_layout`` returns one
+    object per geometry).
 
     Attributes
     ----------

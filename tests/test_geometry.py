@@ -128,6 +128,7 @@ def test_layout_is_deterministic_cached_and_read_only(geometry, layout):
     assert pmt_layout(dataclasses.replace(geometry, config="as_built")) is layout
     with pytest.raises(ValueError, match="read-only"):
         layout.position[0, 0] = 0.0
+    assert {layout: 1}[pmt_layout(geometry)] == 1, "a layout is hashable (a cache key)"
     sub = layout.select(layout.mask(PMT_HAMAMATSU))
     assert sub.n == 4996 and np.all(sub.kind == PMT_HAMAMATSU)
 
