@@ -1,0 +1,431 @@
+"""Detector response: from visible energy at a position to photo-electrons (PE) in the LPMT and
+SPMT systems.
+
+:class:`DetectorResponse` joins the PMT layout (:mod:`juno_calib.geometry`), the optics
+(:mod:`juno_calib.optics`) and the photosensors (:class:`PMTs`, ``data/pmts.yaml``). The expected
+number of PE of PMT ``k`` per MeV of visible energy deposited at ``x`` is
+
+    mu_k(x) = Y * pde_k * [p_k(x) + kappa * s(|x|) * p_k(0)],
+
+with ``p_k`` the direct-light fraction (:func:`juno_calib.optics.direct_fraction`), ``s`` the
+fraction of photons Rayleigh-scattered in the LS, ``kappa`` the re-detection switch and ``Y``
+(effective photons per MeV) fixed so that the LPMT sum at the centre equals the configuration's
+``light_yield_center`` (PERF25 defines the yield with the n-H 2.223 MeV gamma at the centre).
+
+Fast paths (:class:`TotalMap`, :class:`juno_calib.optics.PMTTable`): a total-PE map
+``g(r^3, cos theta)`` and per-system tables ``T(r, alpha)`` of a single PMT's expectation,
+used by the samplers below.
+
+Two event samplers take energy deposits ``(event, position, e_vis)``:
+
+* :meth:`DetectorResponse.sample_total` draws the LPMT and SPMT totals: Poisson of
+  ``sum_d e_vis_d mu(x_d)`` plus Poisson dark noise over the readout window;
+* :meth:`DetectorResponse.sample_hits` draws the same totals, then places each PE on a PMT
+  (cost proportional to the number of PE, see :meth:`PMTTable.sample_pmts`), adds dark hits
+  (PMT drawn in proportion to its dark rate) and gives every PE a charge from the single-PE
+  resolution (Gaussian of relative width per type, truncated at zero by redrawing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+import numpy as np
+
+from .optics import Optics, PMTTable, _bilinear, direct_fraction, rayleigh_scattered_fraction
+from .params import ParamSet, check_choice, check_range, load_quantities
+
+PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
+SYSTEMS = ("lpmt", "spmt")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PMTs(ParamSet):
+    """Photon detection efficiencies, dark rates, charge resolution and the readout window."""
+
+    _section = "pmts"
+    pde_nnvt: float
+    pde_hamamatsu: float
+    pde_spmt: float
+    dcr_nnvt: float
+    dcr_hamamatsu: float
+    dcr_spmt: float
+    spe_resolution_nnvt: float
+    spe_resolution_hamamatsu: float
+    spmt_spe_resolution: float
+    readout_window: float
+    light_yield_center: float
+    spmt_cathode_depth: float
+    pde_angular_slope: float
+
+    def __post_init__(self):
+        for name in ("pde_nnvt", "pde_hamamatsu", "pde_spmt"):
+            check_range(name, getattr(self, name), 0.0, 1.0, lo_open=True)
+        for name in ("dcr_nnvt", "dcr_hamamatsu", "dcr_spmt"):
+            check_range(name, getattr(self, name), 0.0, 1e-3, unit="kHz")
+        for name in ("spe_resolution_nnvt", "spe_resolution_hamamatsu", "spmt_spe_resolution"):
+            check_range(name, getattr(self, name), 0.0, 1.0)
+        check_range("readout_window", self.readout_window, 0.0, 1e5, unit="ns", lo_open=True)
+        check_range("light_yield_center", self.light_yield_center, 1.0, 1e5, unit="PE/MeV")
+        check_range("spmt_cathode_depth", self.spmt_cathode_depth, 0.0, 100.0, unit="mm")
+        check_range("pde_angular_slope", self.pde_angular_slope, 0.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TotalPE:
+    """Per-event totals of the total-PE path: PE counts including dark noise, and the dark part."""
+
+    lpmt: np.ndarray
+    spmt: np.ndarray
+    lpmt_dark: np.ndarray
+    spmt_dark: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hits:
+    """Per-PMT response of events, stored sparsely: one row per (event, PMT) with PE.
+
+    ``npe`` counts photo-electrons (signal + dark), ``charge`` is their summed charge in units
+    of the mean single-PE charge; ``n_pmt_lpmt`` separates LPMT indices from SPMT ones.
+    """
+
+    n_events: int
+    event: np.ndarray
+    pmt: np.ndarray
+    npe: np.ndarray
+    charge: np.ndarray
+    n_pmt_lpmt: int
+
+    def per_event(self, system: str = "lpmt", quantity: str = "npe") -> np.ndarray:
+        """Sum of ``quantity`` ("npe" or "charge") over the PMTs of ``system`` for every event."""
+        check_choice("system", system, SYSTEMS)
+        check_choice("quantity", quantity, ("npe", "charge"))
+        sel = self.pmt < self.n_pmt_lpmt if system == "lpmt" else self.pmt >= self.n_pmt_lpmt
+        w = getattr(self, quantity)[sel]
+        return np.bincount(self.event[sel], weights=w, minlength=self.n_events)
+
+
+def _check_deposits(event, position, e_vis, n_events):
+    event = np.asarray(event)
+    position = np.asarray(position, dtype=float)
+    e_vis = np.asarray(e_vis, dtype=float)
+    if position.ndim != 2 or position.shape[1] != 3 or position.shape[0] != e_vis.shape[0] \
+            or event.shape != e_vis.shape:
+        raise ValueError(
+            f"deposits need event (D,), position (D, 3) and e_vis (D,); got shapes "
+            f"{event.shape}, {position.shape}, {e_vis.shape}"
+        )
+    check_range("n_events", n_events, 1, np.inf)
+    if event.size and (event.min() < 0 or event.max() >= n_events):
+        raise ValueError(f"event indices must lie in [0, {n_events - 1}], got [{event.min()}, {event.max()}]")
+    if e_vis.size and (not np.all(np.isfinite(e_vis)) or e_vis.min() < 0):
+        raise ValueError(f"e_vis must be finite and >= 0 MeV, got minimum {e_vis.min()}")
+    if not np.all(np.isfinite(position)):
+        raise ValueError("deposit positions must be finite")
+    return event.astype(np.int64), position, e_vis
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TotalMap:
+    """Expected LPMT and SPMT PE per MeV on a grid uniform in ``r^3`` and ``cos theta``.
+
+    Computed with the direct per-PMT model at vertices in the ``phi = 0`` plane (the detector
+    is taken as symmetric in ``phi``) and interpolated bilinearly in ``(r^3, cos theta)``.
+    ``g`` is the LPMT map relative to its centre value: the non-uniformity of seed 000 Fig. 2.
+    """
+
+    r_ls: float
+    lpmt: np.ndarray
+    spmt: np.ndarray
+
+    @classmethod
+    def build(cls, response, *, n_r3: int, n_cos: int):
+        """Direct calculation on ``n_r3 x n_cos`` vertices."""
+        r_ls = response.geometry.r_ls
+        r = r_ls * np.cbrt(np.linspace(0.0, 1.0, n_r3))
+        cos_t = np.linspace(-1.0, 1.0, n_cos)
+        rr, cc = np.meshgrid(r, cos_t, indexing="ij")
+        ss = np.sqrt(1.0 - cc**2)
+        vtx = np.stack([rr * ss, np.zeros_like(rr), rr * cc], axis=-1).reshape(-1, 3)
+        tot = response.expected_total(vtx)
+        return cls(r_ls=r_ls, lpmt=tot["lpmt"].reshape(n_r3, n_cos), spmt=tot["spmt"].reshape(n_r3, n_cos))
+
+    @property
+    def center(self) -> dict:
+        """Expected PE per MeV at the centre, per system."""
+        return {"lpmt": float(self.lpmt[0].mean()), "spmt": float(self.spmt[0].mean())}
+
+    def _coords(self, position):
+        x = np.asarray(position, dtype=float)
+        r = np.linalg.norm(x, axis=-1)
+        cos_t = np.where(r > 0, x[..., 2] / np.where(r > 0, r, 1.0), 1.0)
+        return (r / self.r_ls) ** 3, cos_t + 1.0
+
+    def expected(self, position) -> dict:
+        """Expected PE per MeV at positions (..., 3) mm: ``{"lpmt": (...), "spmt": (...)}``."""
+        u, c = self._coords(position)
+        n_r3, n_cos = self.lpmt.shape
+        d_u, d_c = 1.0 / (n_r3 - 1), 2.0 / (n_cos - 1)
+        return {s: _bilinear(getattr(self, s), d_u, d_c, u, c) for s in SYSTEMS}
+
+    def g(self, position, system: str = "lpmt"):
+        """Relative light yield ``g(r, theta)`` = expected / expected at the centre."""
+        check_choice("system", system, SYSTEMS)
+        return self.expected(position)[system] / self.center[system]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DetectorResponse:
+    """The response of a detector configuration: layout, optics, photosensors, normalisation.
+
+    Build it with :meth:`load`; variations by passing modified parameter sets
+    (``DetectorResponse.load("design", optics=dataclasses.replace(o, rayleigh_length=...))``).
+    Maps and tables are computed on first use and kept on the instance.
+    """
+
+    geometry: object
+    layout: object
+    optics: Optics
+    pmts: PMTs
+    lpmt_cathode_depth: float
+    map_shape: tuple = (64, 17)
+    table_shape: tuple = (178, 721)
+
+    @classmethod
+    def load(cls, config: str = "design", *, geometry=None, optics: Optics | None = None,
+             pmts: PMTs | None = None, map_shape=(64, 17), table_shape=(178, 721)):
+        """The response of ``config`` ("design" or "as_built"), optionally with given sets."""
+        from .geometry import Geometry, pmt_layout
+
+        geometry = geometry if geometry is not None else Geometry.load(config)
+        optics = optics if optics is not None else Optics.load(config)
+        pmts = pmts if pmts is not None else PMTs.load(config)
+        depth = getattr(geometry, "lpmt_cathode_depth", None)
+        if depth is None:
+            depth = load_quantities("geometry", config)["lpmt_cathode_depth"].internal
+        check_range("map_shape[0]", map_shape[0], 4, 4096)
+        check_range("map_shape[1]", map_shape[1], 2, 4096)
+        check_range("table_shape[0]", table_shape[0], 8, 4096)
+        check_range("table_shape[1]", table_shape[1], 16, 20000)
+        return cls(geometry=geometry, layout=pmt_layout(geometry), optics=optics, pmts=pmts,
+                   lpmt_cathode_depth=float(depth), map_shape=tuple(map_shape),
+                   table_shape=tuple(table_shape))
+
+    # ---- per-PMT constants -------------------------------------------------------------------
+    @cached_property
+    def kind(self) -> np.ndarray:
+        """PMT type codes (N,), LPMTs first (NNVT 0, Hamamatsu 1), then SPMTs (2)."""
+        return np.asarray(self.layout.kind)
+
+    @cached_property
+    def n_lpmt(self) -> int:
+        """Number of LPMTs; the layout lists them before the SPMTs."""
+        n = int(np.sum(self.kind != PMT_SPMT))
+        if np.any(self.kind[:n] == PMT_SPMT):
+            raise ValueError("the PMT layout must list the LPMTs before the SPMTs")
+        return n
+
+    def _per_kind(self, nnvt, ham, spmt) -> np.ndarray:
+        return np.choose(self.kind, [nnvt, ham, spmt]).astype(float)
+
+    @cached_property
+    def pde(self) -> np.ndarray:
+        """Photon detection efficiency of every PMT (N,)."""
+        p = self.pmts
+        return self._per_kind(p.pde_nnvt, p.pde_hamamatsu, p.pde_spmt)
+
+    @cached_property
+    def dark_rate(self) -> np.ndarray:
+        """Dark count rate of every PMT (N,), per ns."""
+        p = self.pmts
+        return self._per_kind(p.dcr_nnvt, p.dcr_hamamatsu, p.dcr_spmt)
+
+    @cached_property
+    def spe_resolution(self) -> np.ndarray:
+        """Relative single-PE charge resolution of every PMT (N,)."""
+        p = self.pmts
+        return self._per_kind(p.spe_resolution_nnvt, p.spe_resolution_hamamatsu, p.spmt_spe_resolution)
+
+    @cached_property
+    def cathode_aspect(self) -> np.ndarray:
+        """Depth / equatorial radius of every photocathode cap (N,)."""
+        radius = np.asarray(self.layout.cathode_radius, dtype=float)
+        depth = np.where(self.kind == PMT_SPMT, self.pmts.spmt_cathode_depth, self.lpmt_cathode_depth)
+        return depth / radius
+
+    @cached_property
+    def dark_mean(self) -> dict:
+        """Mean dark-noise PE in the readout window, per system: ``sum_k DCR_k * window``."""
+        w = self.pmts.readout_window
+        return {"lpmt": float(self.dark_rate[: self.n_lpmt].sum() * w),
+                "spmt": float(self.dark_rate[self.n_lpmt:].sum() * w)}
+
+    # ---- expectations ------------------------------------------------------------------------
+    def detection_fraction(self, vertices, *, chunk: int = 32) -> np.ndarray:
+        """Probability (M, N) that a photon emitted at each vertex gives a PE in each PMT.
+
+        Direct light times the PDE plus the first-order Rayleigh term (see module docstring).
+        ``vertices``: (M, 3) mm inside the LS sphere; computed in chunks of ``chunk`` vertices.
+        """
+        x = self._check_vertices(vertices)
+        g, o = self.geometry, self.optics
+        pos = np.asarray(self.layout.position, dtype=float)
+        radius = np.asarray(self.layout.cathode_radius, dtype=float)
+        out = np.empty((x.shape[0], pos.shape[0]))
+        for start in range(0, x.shape[0], chunk):
+            sl = slice(start, start + chunk)
+            out[sl] = direct_fraction(x[sl], pos, radius, self.cathode_aspect, o, g.r_ls,
+                                      g.acrylic_thickness, self.pmts.pde_angular_slope)
+        r = np.linalg.norm(x, axis=1)
+        scat = o.rayleigh_redetection * rayleigh_scattered_fraction(r, o, g.r_ls)
+        out += scat[:, None] * self._center_direct[None, :]
+        return out * self.pde[None, :]
+
+    @cached_property
+    def _center_direct(self) -> np.ndarray:
+        g = self.geometry
+        return direct_fraction(np.zeros((1, 3)), self.layout.position, self.layout.cathode_radius,
+                               self.cathode_aspect, self.optics, g.r_ls, g.acrylic_thickness,
+                               self.pmts.pde_angular_slope)[0]
+
+    @cached_property
+    def photon_yield(self) -> float:
+        """Effective photons per MeV of e_vis that make the LPMT centre yield the configured one.
+
+        Compare with ``optics.scint_yield``: the ratio is the model's overall efficiency scale.
+        """
+        center = self.detection_fraction(np.zeros((1, 3)))[0, : self.n_lpmt].sum()
+        return self.pmts.light_yield_center / center
+
+    def expected_pe(self, vertices, *, chunk: int = 32) -> np.ndarray:
+        """Expected PE per MeV of e_vis, (M, N), for every vertex (M, 3) and PMT (direct)."""
+        return self.photon_yield * self.detection_fraction(vertices, chunk=chunk)
+
+    def expected_total(self, vertices, *, chunk: int = 32) -> dict:
+        """Expected LPMT and SPMT PE per MeV at each vertex: ``{"lpmt": (M,), "spmt": (M,)}``."""
+        x = self._check_vertices(vertices)
+        lp = np.empty(x.shape[0])
+        sp = np.empty(x.shape[0])
+        for start in range(0, x.shape[0], chunk):
+            mu = self.expected_pe(x[start:start + chunk], chunk=chunk)
+            lp[start:start + chunk] = mu[:, : self.n_lpmt].sum(axis=1)
+            sp[start:start + chunk] = mu[:, self.n_lpmt:].sum(axis=1)
+        return {"lpmt": lp, "spmt": sp}
+
+    def _check_vertices(self, vertices) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(vertices, dtype=float))
+        if x.ndim != 2 or x.shape[1] != 3:
+            raise ValueError(f"vertices must have shape (M, 3), got {x.shape}")
+        r = np.linalg.norm(x, axis=1)
+        if not np.all(np.isfinite(r)) or np.any(r > self.geometry.r_ls * (1 + 1e-9)):
+            bad = float(np.nanmax(r)) if np.any(np.isfinite(r)) else float("nan")
+            raise ValueError(
+                f"vertex radius = {bad / 1000:g} m is outside the LS sphere "
+                f"[0, {self.geometry.r_ls / 1000:g}] m"
+            )
+        return x
+
+    # ---- fast paths --------------------------------------------------------------------------
+    @cached_property
+    def total_map(self) -> TotalMap:
+        """The tabulated expected LPMT/SPMT totals on a (r^3, cos theta) grid (phi = 0 plane)."""
+        return TotalMap.build(self, n_r3=self.map_shape[0], n_cos=self.map_shape[1])
+
+    @cached_property
+    def tables(self) -> dict:
+        """Per-system single-PMT tables ``T(r, alpha)``: ``{"lpmt": PMTTable, "spmt": PMTTable}``."""
+        n_r, n_alpha = self.table_shape
+        g, out = self.geometry, {}
+        for s, sl in (("lpmt", slice(0, self.n_lpmt)), ("spmt", slice(self.n_lpmt, None))):
+            radius = np.asarray(self.layout.cathode_radius, dtype=float)[sl]
+            out[s] = PMTTable.build(
+                np.asarray(self.layout.position, dtype=float)[sl], float(radius.mean()),
+                float(self.cathode_aspect[sl].mean()), self.pde[sl], self.optics, g.r_ls,
+                g.acrylic_thickness, scale=self.photon_yield, angular_slope=self.pmts.pde_angular_slope,
+                n_r=n_r, n_alpha=n_alpha)
+        return out
+
+    # ---- event sampling ----------------------------------------------------------------------
+    def _event_means(self, event, position, e_vis, n_events):
+        mu = self.total_map.expected(position)
+        dep = {s: e_vis * mu[s] for s in SYSTEMS}
+        ev = {s: np.bincount(event, weights=dep[s], minlength=n_events) for s in SYSTEMS}
+        return dep, ev
+
+    def sample_total(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator) -> TotalPE:
+        """Total PE per event, LPMT and SPMT, from deposits (total-PE path).
+
+        Parameters
+        ----------
+        event : (D,) int, event index of each deposit, in [0, n_events).
+        position : (D, 3) mm; e_vis : (D,) MeV, visible energy of each deposit.
+        n_events : number of events (events without deposits get dark noise only).
+        rng : generator.
+        """
+        event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
+        _, ev = self._event_means(event, position, e_vis, n_events)
+        dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
+        sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
+        return TotalPE(lpmt=sig["lpmt"] + dark["lpmt"], spmt=sig["spmt"] + dark["spmt"],
+                       lpmt_dark=dark["lpmt"], spmt_dark=dark["spmt"])
+
+    @cached_property
+    def _dark_cdf(self) -> np.ndarray:
+        c = np.cumsum(self.dark_rate)
+        return c
+
+    def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator) -> Hits:
+        """Per-PMT PE and charges of events from deposits (per-PMT path; cost ~ number of PE).
+
+        Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
+        in proportion to ``e_vis mu(x)`` and then to a PMT by :meth:`PMTTable.sample_pmts`.
+        Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate.
+        Charges: each PE ~ Normal(1, sigma_spe) of its PMT type, negatives redrawn.
+        """
+        event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
+        order = np.argsort(event, kind="stable")
+        event, position, e_vis = event[order], position[order], e_vis[order]
+        dep, ev = self._event_means(event, position, e_vis, n_events)
+        ev_idx, pmt_idx = [], []
+        for s in SYSTEMS:
+            n_sig = rng.poisson(ev[s])
+            hit_event = np.repeat(np.arange(n_events), n_sig)
+            cum = np.cumsum(dep[s])
+            first = np.searchsorted(event, np.arange(n_events), side="left")
+            start = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
+            target = start[hit_event] + rng.random(hit_event.size) * ev[s][hit_event]
+            d = np.minimum(np.searchsorted(cum, target, side="right"), cum.size - 1)
+            offset = 0 if s == "lpmt" else self.n_lpmt
+            pmt = self.tables[s].sample_pmts(position, d, rng=rng) + offset
+            lo, hi = (0, self.n_lpmt) if s == "lpmt" else (self.n_lpmt, self.kind.size)
+            n_dark = rng.poisson(self.dark_mean[s], n_events)
+            cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
+            dark_pmt = np.searchsorted(cdf, rng.random(n_dark.sum()) * cdf[-1], side="right") + lo
+            ev_idx += [hit_event, np.repeat(np.arange(n_events), n_dark)]
+            pmt_idx += [pmt, np.minimum(dark_pmt, hi - 1)]
+        hit_ev = np.concatenate(ev_idx)
+        hit_pmt = np.concatenate(pmt_idx)
+        charge = _spe_charges(self.spe_resolution[hit_pmt], rng=rng)
+        n_pmt = self.kind.size
+        key, inverse = np.unique(hit_ev * n_pmt + hit_pmt, return_inverse=True)
+        npe = np.bincount(inverse, minlength=key.size)
+        q = np.bincount(inverse, weights=charge, minlength=key.size)
+        return Hits(n_events=int(n_events), event=key // n_pmt, pmt=key % n_pmt, npe=npe, charge=q,
+                    n_pmt_lpmt=self.n_lpmt)
+
+    def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
+        """Sample a :class:`juno_calib.events.Deposits` object with either path."""
+        args = (deposits.event, deposits.position, deposits.e_vis, deposits.n_events)
+        return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng)
+
+
+def _spe_charges(sigma, *, rng: np.random.Generator) -> np.ndarray:
+    """Charges of single PE (mean-gain units): Normal(1, sigma) truncated at 0 by redrawing."""
+    sigma = np.asarray(sigma, dtype=float)
+    q = 1.0 + sigma * rng.standard_normal(sigma.size)
+    bad = q <= 0
+    while np.any(bad):  # rounds of redraws for the few negative values, not a loop over hits
+        q[bad] = 1.0 + sigma[bad] * rng.standard_normal(int(bad.sum()))
+        bad = q <= 0
+    return q
