@@ -319,7 +319,7 @@ class PMTTable:
     @classmethod
     def build(cls, pmt_position, cathode_radius: float, aspect: float, weight, optics: Optics,
               r_ls: float, acrylic_thickness: float, *, scale: float, angular_slope: float = 0.0,
-              n_r: int = 178, n_alpha: int = 721, lookup_shape=(1024, 2048)):
+              n_r: int = 709, n_alpha: int = 721, lookup_shape=(1024, 2048)):
         """Tabulate ``T`` for PMTs at ``pmt_position`` (N, 3) of one cathode size and shape.
 
         ``scale`` converts detection probability to PE per MeV (effective photons per MeV);

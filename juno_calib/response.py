@@ -190,11 +190,11 @@ class DetectorResponse:
     pmts: PMTs
     lpmt_cathode_depth: float
     map_shape: tuple = (64, 17)
-    table_shape: tuple = (178, 721)
+    table_shape: tuple = (709, 721)
 
     @classmethod
     def load(cls, config: str = "design", *, geometry=None, optics: Optics | None = None,
-             pmts: PMTs | None = None, map_shape=(64, 17), table_shape=(178, 721)):
+             pmts: PMTs | None = None, map_shape=(64, 17), table_shape=(709, 721)):
         """The response of ``config`` ("design" or "as_built"), optionally with given sets."""
         from .geometry import Geometry, pmt_layout
 
@@ -391,11 +391,10 @@ class DetectorResponse:
         for s in SYSTEMS:
             n_sig = rng.poisson(ev[s])
             hit_event = np.repeat(np.arange(n_events), n_sig)
-            cum = np.cumsum(dep[s])
-            first = np.searchsorted(event, np.arange(n_events), side="left")
-            start = np.where(first > 0, cum[np.maximum(first - 1, 0)], 0.0)
+            cum = np.concatenate([[0.0], np.cumsum(dep[s])])
+            start = cum[np.searchsorted(event, np.arange(n_events), side="left")]
             target = start[hit_event] + rng.random(hit_event.size) * ev[s][hit_event]
-            d = np.minimum(np.searchsorted(cum, target, side="right"), cum.size - 1)
+            d = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, max(event.size - 1, 0))
             offset = 0 if s == "lpmt" else self.n_lpmt
             pmt = self.tables[s].sample_pmts(position, d, rng=rng) + offset
             lo, hi = (0, self.n_lpmt) if s == "lpmt" else (self.n_lpmt, self.kind.size)
