@@ -305,7 +305,9 @@ class PMTTable:
     Attributes: ``values`` (n_r, n_alpha); ``direction`` (N, 3) PMT unit vectors; ``weight``
     (N,) PDEs; ``lookup`` (n_theta, n_phi) the PMT owning each cell of a grid in
     ``(theta, phi)`` (the nearest PMT to the cell centre), which partitions the sphere
-    into one cell per PMT; ``cell_area`` (N,) the solid angle (sr) of each PMT's cell.
+    into one cell per PMT; ``cell_area`` (N,) the solid angle (sr) of each PMT's cell;
+    ``bound``: the reach, in cell radii, of the sampler's acceptance bound; ``clip_mass``:
+    the share of proposals whose acceptance may exceed 1 (and be clipped).
     """
 
     r_ls: float
@@ -314,7 +316,8 @@ class PMTTable:
     weight: np.ndarray
     lookup: np.ndarray
     cell_area: np.ndarray
-    bound: float = 1.5
+    bound: float = 1.0
+    clip_mass: float = 1e-3
 
     @classmethod
     def build(cls, pmt_position, cathode_radius: float, aspect: float, weight, optics: Optics,
@@ -388,10 +391,29 @@ class PMTTable:
         cdf[:, -1] = 1.0
         n_r, n_bins = v.shape
         flat = (cdf + np.arange(n_r)[:, None]).ravel()
-        factor = self.weight / self.cell_area * (self.cell_area.min() / (self.weight.max() * self.bound))
+        factor = self.weight / self.cell_area * (self.cell_area.min() / self.weight.max())
+        # per-row bound on T'(alpha_k)/T'(alpha) for directions within a (generous) cell radius
+        from scipy.ndimage import maximum_filter1d
+
+        reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
+        local_max = maximum_filter1d(vb, size=2 * reach + 1, axis=1, mode="nearest")
+        ratio = np.where(vb > 0, local_max / np.where(vb > 0, vb, 1.0), 1.0)
+        # B(r): the smallest ratio exceeded only in bins holding < 1e-4 of the row's mass
+        order = np.argsort(ratio, axis=1)
+        tail = np.cumsum(np.take_along_axis(mass, order, axis=1)[:, ::-1], axis=1)[:, ::-1]
+        keep = tail >= self.clip_mass * np.maximum(norm_b, 1e-300)[:, None]
+        last = n_bins - 1 - np.argmax(keep[:, ::-1], axis=1)
+        ratio = np.take_along_axis(np.take_along_axis(ratio, order, axis=1), last[:, None], axis=1)[:, 0]
         return {"v": vb, "floor": floor, "norm_b": norm_b, "flat_cdf": flat, "cos_edges": cos_edges,
-                "factor": factor,
-                "weight_cdf": np.cumsum(self.weight)}
+                "factor": factor, "row_bound": np.maximum(ratio, 1.0)}
+
+    @staticmethod
+    def _directions(cos_alpha, axis, e1, e2, *, rng):
+        """Unit vectors at angle ``arccos(cos_alpha)`` from ``axis``, uniform azimuth (H, 3)."""
+        phi = 2.0 * np.pi * rng.random(cos_alpha.size)
+        s = np.sqrt(np.clip(1.0 - cos_alpha * cos_alpha, 0.0, 1.0))
+        return (cos_alpha[:, None] * axis + (s * np.cos(phi))[:, None] * e1
+                + (s * np.sin(phi))[:, None] * e2)
 
     def _owner(self, n):
         """Index of the PMT whose lookup cell contains the unit vectors ``n`` (H, 3)."""
@@ -413,20 +435,19 @@ class PMTTable:
         rng : generator.
         return_clipped : also return the fraction of proposals whose acceptance exceeded 1.
 
-        Method (cost grows with the number of PE, not of PMTs). ``T`` is split into its
-        minimum over the angle (an isotropic floor, e.g. all of it at the centre) and the
-        rest. A floor PE goes to PMT ``k`` with probability ``weight_k / sum(weight)``
-        (inverse CDF). For the rest a direction on the unit sphere is drawn from the
-        continuous density ``T - floor`` at ``r`` (row of the table chosen by the linear
-        weight in ``r``, ``cos alpha`` by inverse CDF, azimuth uniform), the PMT owning that
-        direction is read from the lookup grid, and the pair is accepted with probability
-        ``weight_k T'(alpha_k) / (max weight * T'(alpha)) * A_min / A_k / bound``
-        (``T' = T - floor``; A: solid angles of the PMTs' cells; ``T'(alpha)`` the density
-        actually sampled). Then ``P(k)`` is proportional to ``weight_k T'(alpha_k)`` for any
-        layout, as long as the acceptance stays below 1; larger values are clipped (their
-        fraction measures the error). Rejected PE are redrawn in the next round. The split
-        between the two parts uses the continuous integrals of floor and rest over the
-        sphere, which equal the sums over PMTs up to the discreteness of the layout.
+        Method (rejection sampling, cost grows with the number of PE, not of PMTs). The
+        lookup grid partitions the sphere into one cell per PMT (solid angle ``A_k``). ``T`` is
+        split into its minimum over the angle (an isotropic floor ``f``; all of it at the
+        centre) and the rest ``T' = T - f``. A proposal is a direction ``n`` on the unit sphere,
+        uniform (part A) or from the density ``T'`` at ``r`` (part B: row of the table chosen
+        by the linear weight in ``r``, ``cos alpha`` by inverse CDF, azimuth uniform); ``k`` is
+        the PMT owning ``n``. It is accepted with probability ``c w_k / A_k`` (A) or
+        ``c w_k T'(alpha_k) / (A_k T'(alpha_n) B(r))`` (B), ``c = A_min / max(w)``; part A
+        is chosen with odds ``4 pi f : (integral of T') B(r)``. Then every round gives
+        ``P(k)`` proportional to ``w_k (f + T'(alpha_k)) = w_k T(alpha_k)`` exactly, for any
+        layout. ``B(r)`` bounds ``T'(alpha_k)/T'(alpha_n)`` within ``bound`` cell radii; the
+        rare proposals above it (``clip_mass``) are clipped, and their share is reported.
+        Rejected PE are redrawn in the next round.
         """
         x = np.atleast_2d(np.asarray(vertices, dtype=float))
         src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
@@ -439,42 +460,42 @@ class PMTTable:
         fr = np.clip(r / self.d_r, 0.0, n_r - 1.0)
         i_d = np.minimum(fr.astype(np.int64), n_r - 2)
         w_d = fr - i_d
+        bound_d = np.maximum(t["row_bound"][i_d], t["row_bound"][i_d + 1])
         mass_lo, mass_hi = (1 - w_d) * t["norm_b"][i_d], w_d * t["norm_b"][i_d + 1]
         floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
         with np.errstate(invalid="ignore", divide="ignore"):
             p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
-        p_floor_d = floor_mass / (floor_mass + mass_lo + mass_hi)
+        p_floor_d = floor_mass / (floor_mass + (mass_lo + mass_hi) * bound_d)
         out = np.empty(src.size, dtype=np.int64)
-        # the isotropic floor: PMT drawn in proportion to its weight (cumulative table)
-        iso = rng.random(src.size) < p_floor_d[src]
-        w_cdf = t["weight_cdf"]
-        out[iso] = np.minimum(np.searchsorted(w_cdf, rng.random(int(iso.sum())) * w_cdf[-1], side="right"),
-                              w_cdf.size - 1)
-        todo = np.flatnonzero(~iso)
+        todo = np.arange(src.size)
         n_clipped = 0
         while todo.size:  # rounds of the rejection sampler, each vectorised over pending PE
-            d = src[todo]
-            m = todo.size
+            iso = rng.random(todo.size) < p_floor_d[src[todo]]
+            # part A: uniform directions, accepted with c w_k / A_k
+            a_idx = todo[iso]
+            da = src[a_idx]
+            k = self._owner(self._directions(2.0 * rng.random(a_idx.size) - 1.0, axis[da], e1[da], e2[da],
+                                             rng=rng))
+            ok = rng.random(a_idx.size) < factor[k]
+            out[a_idx[ok]] = k[ok]
+            # part B: directions from T', accepted with c w_k T'_k / (A_k T'_n B)
+            b_idx = todo[~iso]
+            d = src[b_idx]
             ii, ww = i_d[d], w_d[d]
-            row = ii + (rng.random(m) < p_up_d[d])
-            j = np.searchsorted(flat, row + rng.random(m), side="right") - row * n_bins
-            j = np.clip(j, 0, n_bins - 1)
-            c = cos_edges[j] + rng.random(m) * (cos_edges[j + 1] - cos_edges[j])
-            phi = 2.0 * np.pi * rng.random(m)
-            s = np.sqrt(np.clip(1.0 - c * c, 0.0, 1.0))
-            cp, sp = s * np.cos(phi), s * np.sin(phi)
-            n = c[:, None] * axis[d] + cp[:, None] * e1[d] + sp[:, None] * e2[d]
-            k = self._owner(n)
-            cos_k = np.einsum("hk,hk->h", self.direction[k], axis[d])
-            jk = (np.arccos(np.clip(cos_k, -1.0, 1.0)) / self.d_alpha).astype(np.int64)
-            jk = np.minimum(jk, n_bins - 1)
+            row = ii + (rng.random(d.size) < p_up_d[d])
+            j = np.clip(np.searchsorted(flat, row + rng.random(d.size), side="right") - row * n_bins,
+                        0, n_bins - 1)
+            c = cos_edges[j] + rng.random(d.size) * (cos_edges[j + 1] - cos_edges[j])
+            kb = self._owner(self._directions(c, axis[d], e1[d], e2[d], rng=rng))
+            cos_k = np.einsum("hk,hk->h", self.direction[kb], axis[d])
+            jk = np.minimum((np.arccos(np.clip(cos_k, -1, 1)) / self.d_alpha).astype(np.int64), n_bins - 1)
             t_k = (1 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
             t_n = (1 - ww) * v[ii, j] + ww * v[ii + 1, j]
-            acc = factor[k] * t_k / t_n
+            acc = factor[kb] * t_k / (t_n * bound_d[d])
             n_clipped += int(np.sum(acc > 1.0))
-            ok = rng.random(m) < acc
-            out[todo[ok]] = k[ok]
-            todo = todo[~ok]
+            ok_b = rng.random(d.size) < acc
+            out[b_idx[ok_b]] = kb[ok_b]
+            todo = np.concatenate([a_idx[~ok], b_idx[~ok_b]])
         if return_clipped:
             return out, n_clipped / max(src.size, 1)
         return out

@@ -375,43 +375,54 @@ class DetectorResponse:
         c = np.cumsum(self.dark_rate)
         return c
 
-    def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator) -> Hits:
+    def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
+                    max_pe: int = 2**19) -> Hits:
         """Per-PMT PE and charges of events from deposits (per-PMT path; cost ~ number of PE).
 
         Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
         in proportion to ``e_vis mu(x)`` and then to a PMT by :meth:`PMTTable.sample_pmts`.
         Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate.
         Charges: each PE ~ Normal(1, sigma_spe) of its PMT type, negatives redrawn.
+        Events are processed in chunks of about ``max_pe`` PE to bound the memory.
         """
         event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
         order = np.argsort(event, kind="stable")
         event, position, e_vis = event[order], position[order], e_vis[order]
         dep, ev = self._event_means(event, position, e_vis, n_events)
-        ev_idx, pmt_idx = [], []
-        for s in SYSTEMS:
-            n_sig = rng.poisson(ev[s])
-            hit_event = np.repeat(np.arange(n_events), n_sig)
-            cum = np.concatenate([[0.0], np.cumsum(dep[s])])
-            start = cum[np.searchsorted(event, np.arange(n_events), side="left")]
-            target = start[hit_event] + rng.random(hit_event.size) * ev[s][hit_event]
-            d = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, max(event.size - 1, 0))
-            offset = 0 if s == "lpmt" else self.n_lpmt
-            pmt = self.tables[s].sample_pmts(position, d, rng=rng) + offset
-            lo, hi = (0, self.n_lpmt) if s == "lpmt" else (self.n_lpmt, self.kind.size)
-            n_dark = rng.poisson(self.dark_mean[s], n_events)
-            cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
-            dark_pmt = np.searchsorted(cdf, rng.random(n_dark.sum()) * cdf[-1], side="right") + lo
-            ev_idx += [hit_event, np.repeat(np.arange(n_events), n_dark)]
-            pmt_idx += [pmt, np.minimum(dark_pmt, hi - 1)]
-        hit_ev = np.concatenate(ev_idx)
-        hit_pmt = np.concatenate(pmt_idx)
+        first = np.searchsorted(event, np.arange(n_events), side="left")
+        cum = {s: np.concatenate([[0.0], np.cumsum(dep[s])]) for s in SYSTEMS}
+        n_sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
+        n_dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
+        # events in chunks of about `max_pe` PE keep the temporaries small (a loop over chunks)
+        per_event = sum(n_sig[s] + n_dark[s] for s in SYSTEMS)
+        bounds = np.searchsorted(np.cumsum(per_event), np.arange(1, per_event.sum() // max_pe + 1) * max_pe)
+        edges = np.unique(np.concatenate([[0], bounds + 1, [n_events]]).clip(0, n_events))
+        parts = []
+        for e0, e1 in zip(edges[:-1], edges[1:], strict=True):
+            ev_idx, pmt_idx = [], []
+            events = np.arange(e0, e1)
+            for s in SYSTEMS:
+                hit_event = np.repeat(events, n_sig[s][e0:e1])
+                target = cum[s][first[hit_event]] + rng.random(hit_event.size) * ev[s][hit_event]
+                d = np.clip(np.searchsorted(cum[s], target, side="right") - 1, 0, max(event.size - 1, 0))
+                lo, hi = (0, self.n_lpmt) if s == "lpmt" else (self.n_lpmt, self.kind.size)
+                pmt = self.tables[s].sample_pmts(position, d, rng=rng) + lo
+                dark_event = np.repeat(events, n_dark[s][e0:e1])
+                cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
+                dark_pmt = np.searchsorted(cdf, rng.random(dark_event.size) * cdf[-1], side="right") + lo
+                ev_idx += [hit_event, dark_event]
+                pmt_idx += [pmt, np.minimum(dark_pmt, hi - 1)]
+            parts.append(self._aggregate(np.concatenate(ev_idx), np.concatenate(pmt_idx), rng=rng))
+        return Hits(n_events=int(n_events), **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
+                    n_pmt_lpmt=self.n_lpmt)
+
+    def _aggregate(self, hit_event, hit_pmt, *, rng):
+        """Charges of the PE and their sums per (event, PMT)."""
         charge = _spe_charges(self.spe_resolution[hit_pmt], rng=rng)
         n_pmt = self.kind.size
-        key, inverse = np.unique(hit_ev * n_pmt + hit_pmt, return_inverse=True)
-        npe = np.bincount(inverse, minlength=key.size)
-        q = np.bincount(inverse, weights=charge, minlength=key.size)
-        return Hits(n_events=int(n_events), event=key // n_pmt, pmt=key % n_pmt, npe=npe, charge=q,
-                    n_pmt_lpmt=self.n_lpmt)
+        key, inverse = np.unique(hit_event * n_pmt + hit_pmt, return_inverse=True)
+        return {"event": key // n_pmt, "pmt": key % n_pmt, "npe": np.bincount(inverse, minlength=key.size),
+                "charge": np.bincount(inverse, weights=charge, minlength=key.size)}
 
     def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
         """Sample a :class:`juno_calib.events.Deposits` object with either path."""
