@@ -87,7 +87,8 @@ class Hits:
     """Per-PMT response of events, stored sparsely: one row per (event, PMT) with PE.
 
     ``npe`` counts photo-electrons (signal + dark), ``charge`` is their summed charge in units
-    of the mean single-PE charge; ``n_pmt_lpmt`` separates LPMT indices from SPMT ones.
+    of the mean single-PE charge (float32); ``n_pmt_lpmt`` separates LPMT indices from SPMT
+    ones. Integer columns are int32 (14 bytes per row).
     """
 
     n_events: int
@@ -376,7 +377,7 @@ class DetectorResponse:
         return c
 
     def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
-                    max_pe: int = 2**19) -> Hits:
+                    max_pe: int = 2**18) -> Hits:
         """Per-PMT PE and charges of events from deposits (per-PMT path; cost ~ number of PE).
 
         Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
@@ -421,8 +422,9 @@ class DetectorResponse:
         charge = _spe_charges(self.spe_resolution[hit_pmt], rng=rng)
         n_pmt = self.kind.size
         key, inverse = np.unique(hit_event * n_pmt + hit_pmt, return_inverse=True)
-        return {"event": key // n_pmt, "pmt": key % n_pmt, "npe": np.bincount(inverse, minlength=key.size),
-                "charge": np.bincount(inverse, weights=charge, minlength=key.size)}
+        return {"event": (key // n_pmt).astype(np.int32), "pmt": (key % n_pmt).astype(np.int32),
+                "npe": np.bincount(inverse, minlength=key.size).astype(np.int32),
+                "charge": np.bincount(inverse, weights=charge, minlength=key.size).astype(np.float32)}
 
     def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
         """Sample a :class:`juno_calib.events.Deposits` object with either path."""
