@@ -8,7 +8,8 @@ Prints, in one run, events per second of
       noise added to every PMT's mean; no charges),
   (c') the same baseline when the vertex changes from event to event, so every event also
       evaluates all PMT expectations from the per-PMT tables,
-their ratios, and the peak memory of each path (tracemalloc) and of the process.
+their ratios, the peak memory of each path (tracemalloc) and of the process, and the cost per PE
+of placing PE on PMTs vs the vertex radius.
 
 Workloads: 2.223 MeV of visible energy at the centre (the n-H gamma of the light-yield
 calibration) and at 15 m (off-axis, where the per-PMT pattern is not isotropic), and uniformly
@@ -111,6 +112,17 @@ def main(argv=None) -> int:
         ra, rb, rc, rc2 = n / ta, n / tb, n / tc, n / tc2
         print(f"{name:<10} {pe:>9.0f} {ra:>12.0f} {rb:>12.0f} {rc:>12.0f} {rc2:>12.0f} "
               f"{ra / rc:>7.0f} {rb / rc:>6.2f} {rb / rc2:>6.2f}   {ma:.1f} / {mb:.1f} / {mc:.1f}")
+    n_pe = 200_000
+    print(f"\nPMT placement of the per-PMT path: ns per PE ({n_pe} PE from one vertex at radius r)")
+    radii = (0.0, 12.0, 15.0, 16.0, 17.0, 17.6)
+    print(f"{'system':<8}" + "".join(f"{f'r = {r:g} m':>12}" for r in radii))
+    for system, table in resp.tables.items():
+        cost = []
+        for r in radii:
+            x = np.array([[0.48, -0.6, 0.64]]) * r * 1e3
+            t, _ = _timed(lambda x=x, table=table: table.sample_pmts(x, np.zeros(n_pe, int), rng=rng))
+            cost.append(t / n_pe * 1e9)
+        print(f"{system:<8}" + "".join(f"{c:>12.0f}" for c in cost))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess peak resident memory: {rss:.0f} MB")
     return 0

@@ -34,6 +34,7 @@ import dataclasses
 from functools import cached_property
 
 import numpy as np
+from scipy.ndimage import maximum_filter1d
 
 from .geometry import disk_solid_angle
 from .params import ParamSet, check_range
@@ -359,13 +360,8 @@ class PMTTable:
         return cls(r_ls=r_ls, values=values, direction=direction, weight=np.asarray(weight, float),
                    lookup=lookup.reshape(n_t, n_p), cell_area=area)
 
-    @property
-    def d_r(self) -> float:
-        return self.r_ls / (self.values.shape[0] - 1)
-
-    @property
-    def d_alpha(self) -> float:
-        return np.pi / (self.values.shape[1] - 1)
+    d_r = property(lambda self: self.r_ls / (self.values.shape[0] - 1), doc="table step in r (mm)")
+    d_alpha = property(lambda self: np.pi / (self.values.shape[1] - 1), doc="table step in alpha (rad)")
 
     def expected(self, vertices) -> np.ndarray:
         """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm."""
@@ -379,8 +375,8 @@ class PMTTable:
     @cached_property
     def _bins(self):
         """Sampling tables: per row of ``r``, the bin values above the row's minimum (the part
-        of ``T`` that depends on the angle), their CDF in ``alpha`` (rows offset by their index); the
-        row minima (the isotropic floor) and the total masses."""
+        of ``T`` that depends on the angle), their CDF in ``alpha`` (rows offset by their
+        index), the row minima (the isotropic floor), masses and acceptance bounds."""
         v = 0.5 * (self.values[:, 1:] + self.values[:, :-1])
         floor = v.min(axis=1)
         vb = v - floor[:, None]
@@ -392,13 +388,11 @@ class PMTTable:
         n_r, n_bins = v.shape
         flat = (cdf + np.arange(n_r)[:, None]).ravel()
         factor = self.weight / self.cell_area * (self.cell_area.min() / self.weight.max())
-        # per-row bound on T'(alpha_k)/T'(alpha) for directions within a (generous) cell radius
-        from scipy.ndimage import maximum_filter1d
-
+        # per-row bound on T'(alpha_k)/T'(alpha) for directions within `bound` cell radii
         reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
         local_max = maximum_filter1d(vb, size=2 * reach + 1, axis=1, mode="nearest")
         ratio = np.where(vb > 0, local_max / np.where(vb > 0, vb, 1.0), 1.0)
-        # B(r): the smallest ratio exceeded only in bins holding < 1e-4 of the row's mass
+        # B(r): the smallest ratio exceeded only in bins holding < clip_mass of the row's mass
         order = np.argsort(ratio, axis=1)
         tail = np.cumsum(np.take_along_axis(mass, order, axis=1)[:, ::-1], axis=1)[:, ::-1]
         keep = tail >= self.clip_mass * np.maximum(norm_b, 1e-300)[:, None]

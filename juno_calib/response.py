@@ -476,13 +476,21 @@ def resolution_curve(e_vis, a, b, c):
 
 
 def fit_resolution(e_vis, sigma_over_e, error) -> dict:
-    """Least-squares fit of :func:`resolution_curve` (a, b, c >= 0) with their errors, and the
-    effective resolution ``a_eff = sqrt(a^2 + (1.6 b)^2 + (c/1.6)^2)`` of seed 000."""
-    from scipy.optimize import curve_fit
+    """Fit of :func:`resolution_curve`: weighted least squares of ``(sigma/E)^2``, which is
+    linear in ``(a^2, b^2, c^2)`` (non-negative). Returns a, b, c, the errors of a and c, ``b2``
+    and ``b2_err`` (``b^2`` is often compatible with 0, where ``b`` has no Gaussian error), the
+    95% upper limit ``b_up`` and ``a_eff = sqrt(a^2 + (1.6 b)^2 + (c/1.6)^2)`` (seed 000)."""
+    from scipy.optimize import nnls
 
-    p, cov = curve_fit(resolution_curve, e_vis, sigma_over_e, p0=(0.03, 0.005, 0.01), sigma=error,
-                       absolute_sigma=True, bounds=(0.0, 1.0))
-    a, b, c = (float(v) for v in p)
+    e = np.asarray(e_vis, dtype=float)
+    y = np.asarray(sigma_over_e, dtype=float) ** 2
+    w = 1.0 / (2.0 * np.sqrt(y) * np.asarray(error, dtype=float))  # 1 / error of (sigma/E)^2
+    design = np.stack([1.0 / e, np.ones_like(e), 1.0 / e**2], axis=1)
+    coef, _ = nnls(design * w[:, None], y * w)
+    cov = np.linalg.inv((design * w[:, None] ** 2).T @ design)
     err = np.sqrt(np.diag(cov))
-    return {"a": a, "b": b, "c": c, "a_err": float(err[0]), "b_err": float(err[1]),
-            "c_err": float(err[2]), "a_eff": float(np.sqrt(a * a + (1.6 * b) ** 2 + (c / 1.6) ** 2))}
+    a, b, c = (float(np.sqrt(v)) for v in coef)
+    return {"a": a, "b": b, "c": c, "a_err": float(err[0] / (2 * max(a, 1e-12))),
+            "c_err": float(err[2] / (2 * max(c, 1e-12))), "b2": float(coef[1]), "b2_err": float(err[1]),
+            "b_up": float(np.sqrt(coef[1] + 1.645 * err[1])),
+            "a_eff": float(np.sqrt(a * a + (1.6 * b) ** 2 + (c / 1.6) ** 2))}
