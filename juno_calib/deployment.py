@@ -111,8 +111,14 @@ class Deployment(ParamSet):
     # --- derived geometry -------------------------------------------------------------------
     @property
     def r_tir(self) -> float:
-        """Radius beyond which some light meets the LS/water boundary past the critical angle."""
-        return self.r_ls * self.n_water / self.n_ls
+        """Radius beyond which some light meets the water surface past the critical angle.
+
+        The same onset as :func:`juno_calib.optics.tir_radius` with ``acrylic=True``:
+        ``n r sin(angle)`` is conserved along a ray through concentric shells, and the water
+        surface is at ``r_ls + acrylic_thickness``, so the onset is
+        ``(r_ls + acrylic_thickness) n_water / n_ls`` (10.7 cm beyond ``r_ls n_water / n_ls``).
+        """
+        return (self.r_ls + self.acrylic_thickness) * self.n_water / self.n_ls
 
     @property
     def r_gt(self) -> float:

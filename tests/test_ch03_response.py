@@ -28,8 +28,9 @@ def test_light_yield_matches_the_design_configuration(glued):
 
 
 def test_total_reflection_radius(glued):
-    assert glued["r_total_reflection_m"] == pytest.approx(17.70 * 1.333 / 1.4955, rel=1e-6), "R n_w / n_LS"
-    assert glued["r_tir_model_m"] - glued["r_total_reflection_m"] == pytest.approx(0.12 * 1.333 / 1.4955, rel=1e-6)
+    assert glued["r_total_reflection_m"] == pytest.approx((17.70 + 0.12) * 1.333 / 1.4955, rel=1e-6), (
+        "onset (R + t) n_w / n_LS: the water surface is outside the acrylic")
+    assert glued["r_tir_thin_m"] == pytest.approx(17.70 * 1.333 / 1.4955, rel=1e-6), "textbook R n_w / n_LS"
 
 
 def test_resolution_is_poisson_plus_dark_noise_at_the_centre(glued):
@@ -48,5 +49,5 @@ def test_gamma_nonlinearity_below_electron_at_1mev(glued):
 
 def test_non_uniformity_shape(glued):
     assert 1.1 < glued["g_max"] < 1.5, "yield rises towards the edge"
-    assert glued["r_g_max_m"] < glued["r_tir_model_m"]
+    assert glued["r_g_max_m"] < glued["r_total_reflection_m"]
     assert glued["g_edge"] < glued["g_max"] - 0.2, "and collapses past total reflection"
