@@ -12,12 +12,15 @@ Two sides:
 - **Statistics.** A full-absorption peak with relative width sigma/E, sampled with N events,
   fixes its mean to sigma/E / sqrt(N); the events needed for a relative precision p are
   N = (sigma/E / p)^2 (:func:`events_needed`), and the DAQ time is N over the detected peak rate
-  activity x branch fraction x efficiency (:func:`daq_time_needed`).
+  activity x branch fraction x efficiency (:func:`daq_time_needed`). sigma/E is an input
+  (:func:`source_statistics`, :func:`map_statistics`); :func:`simulated_peak` measures it with
+  the detector-response library (:mod:`juno_calib.response`) for a source at given positions.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,10 +207,15 @@ def peak_precision_toy(sigma_rel: float, n_events: int, n_toys: int, *, rng: np.
     return float(means.std(ddof=1))
 
 
-def sigma_rel_photostatistics(energy, light_yield):
-    """Photo-statistics resolution sigma/E = 1 / sqrt(Y E) (the a-term of seed 000, Eq. 1).
+def sigma_rel_photostatistics(energy, light_yield, dark_pe: float = 0.0):
+    """Poisson resolution of a PE count: sqrt(Y E + N_dark) / (Y E).
 
-    energy : visible energy (internal MeV); light_yield : PE per MeV (internal 1/MeV).
+    With ``dark_pe = 0`` this is the a-term of seed 000, Eq. 1, 1/sqrt(Y E); the dark-noise PE
+    (mean ``dark_pe`` in the window, subtracted on average but not event by event) add the
+    c-term c / E with c = sqrt(N_dark) / Y.
+
+    energy : visible energy (internal MeV, array-like, > 0); light_yield : PE per MeV (internal
+    1/MeV); dark_pe : mean dark-noise PE in the readout window (>= 0).
 
     >>> round(sigma_rel_photostatistics(1.0, 1345.0), 4)
     0.0273
@@ -216,7 +224,9 @@ def sigma_rel_photostatistics(energy, light_yield):
     if not np.all(np.isfinite(e) & (e > 0)):
         raise ValueError(f"energy = {energy!r} MeV is outside the allowed range (0, inf)")
     check_range("light_yield", light_yield, 0.0, 1e6, lo_open=True, unit="PE/MeV")
-    out = 1.0 / np.sqrt(light_yield * e)
+    check_range("dark_pe", dark_pe, 0.0, 1e7)
+    n = light_yield * e
+    out = np.sqrt(n + dark_pe) / n
     return float(out) if out.ndim == 0 else out
 
 
@@ -278,32 +288,150 @@ def markdown_rows(header, rows) -> str:
     return "\n".join(lines)
 
 
-def source_statistics(precision: float, light_yield: float, prog: Programme | None = None,
+def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Programme | None = None,
                       config: str = "design") -> list[dict]:
-    """Per Table 2 radioactive-source row: peak, sigma/E (photo-statistics), events and time needed.
+    """Per comprehensive-programme radioactive-source row of Table 2: events and time needed.
 
-    sigma/E is the photo-statistics term 1/sqrt(Y E) at the centre (fallback resolution, see the
-    chapter); times are per point, in minutes; ``table_min`` is Table 2's time per point.
+    precision : target relative precision of the peak position, in (0, 1).
+    sigma_rel : relative width sigma/E of each source's calibration peak (a mapping source name
+        -> float; e.g. from :func:`simulated_peak` at the centre). Every source of the rows is
+        required.
+
+    Each row gives the peak energy and branch fraction (:func:`calibration_peak`), the detected
+    peak rate, the events and the time per point (minutes) needed for ``precision``, Table 2's
+    time per point (``table_min``) and the precision reached in it.
     """
     from .sources import get_source
 
+    check_range("precision", precision, 0.0, 1.0, lo_open=True, hi_open=True)
     prog = Programme.load() if prog is None else prog
+    rows = [r for r in load_table2() if r.source != LASER and r.programme == "comprehensive"]
+    missing = [r.source for r in rows if r.source not in sigma_rel]
+    if missing:
+        raise ValueError(f"sigma_rel has no value for source(s) {', '.join(missing)} "
+                         f"(needed: {', '.join(r.source for r in rows)})")
     out = []
-    for row in load_table2():
-        if row.source == LASER or row.programme != "comprehensive":
-            continue
+    for row in rows:  # a handful of Table 2 rows
         energy, frac = calibration_peak(row.source, config)
         src = get_source(row.source, config)
-        sig = sigma_rel_photostatistics(energy, light_yield)
+        sig = float(sigma_rel[row.source])
         rate = peak_rate(src.activity, frac, prog.peak_efficiency)
         n = events_needed(sig, precision)
-        table_min = row.daq_time / row.points / units.minute
         out.append({"source": row.source, "label": src.label, "energy": energy, "sigma_rel": sig,
                     "branch": frac, "rate_hz": rate / units.Hz, "events": n,
-                    "needed_min": n / rate / units.minute,
-                    "table_min": table_min,
+                    "needed_min": n / rate / units.minute, "points": row.points,
+                    "table_min": row.daq_time / row.points / units.minute,
                     "precision_in_table_time": sig / math.sqrt(rate * row.daq_time / row.points)})
     return out
+
+
+def map_statistics(sigma_rel, precision: float, rate: float, table_time: float) -> dict:
+    """Events and DAQ time needed at every point of a map whose peak widths differ by point.
+
+    sigma_rel : (P,) relative peak width at each point; precision : target relative precision;
+    rate : detected peak rate (internal 1/ns); table_time : DAQ time per point in the plan (ns).
+    Returns ``events`` and ``time`` (P,), their totals ``total_events``/``total_time``, the plan's
+    ``table_total`` and the precision reached at each point in the plan's time (P,).
+    """
+    s = np.atleast_1d(np.asarray(sigma_rel, dtype=float))
+    check_range("table_time", table_time, 0.0, np.inf, lo_open=True, unit="min")
+    n = events_needed(s, precision)
+    t = daq_time_needed(s, precision, rate)
+    return {"events": n, "time": t, "total_events": float(n.sum()), "total_time": float(t.sum()),
+            "table_total": float(table_time * s.size),
+            "precision_in_table_time": s / np.sqrt(rate * table_time)}
+
+
+# --- the simulated resolution of a calibration peak (response library) --------------------------
+
+
+def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator, response, scint,
+                   part: str | None = None) -> dict[str, np.ndarray]:
+    """The calibration peak of ``source`` at each of ``positions``, from the response library.
+
+    At every position, decays are simulated with :func:`juno_calib.events.simulate_source`
+    (capsule included; neutron sources: their n-H/n-C capture gammas, ``part="capture"``),
+    turned into LPMT PE with the total-PE path of :class:`juno_calib.response.DetectorResponse`
+    (Poisson photo-statistics at the local yield of every deposit, Poisson dark noise), the
+    mean dark-noise PE is subtracted and the main peak is fitted with
+    :func:`juno_calib.resolution.fit_peak` (a Gaussian within 2 sigma). Decays without visible
+    deposits are left out.
+
+    Parameters
+    ----------
+    source : juno_calib.sources.Source
+    positions : (K, 3) or (3,) array_like
+        Source positions, mm, inside the LS.
+    n_events : int
+        Decays *in the peak branch* per position: ``n_events / f`` decays are simulated, with f
+        the branch fraction (neutron branches for ``part="capture"``), so that 40K (f = 0.107)
+        gets as many peak events as the other sources.
+    rng : numpy.random.Generator
+    response : juno_calib.response.DetectorResponse
+    scint : juno_calib.physics.Scintillator
+    part : {None, "all", "prompt", "capture"}
+        None: "capture" for neutron sources, "all" otherwise.
+
+    Returns
+    -------
+    dict of (K,) float arrays
+        ``sigma_rel`` (sigma/mean of the PE peak) and ``sigma_rel_err``; ``mean_pe`` (peak
+        position, PE, dark noise subtracted); ``e_vis`` and ``e_vis_sigma_rel``: the same fit of
+        the summed visible energy (MeV), i.e. the peak without photo-statistics and dark noise
+        (its width is the fluctuation of the light of the gamma cascade: quenching, Cherenkov);
+        ``visible_fraction``: fraction of decays with visible deposits.
+    """
+    from .events import PARTS, simulate_source
+    from .resolution import fit_peak
+
+    check_range("n_events", n_events, 200, 1e7)
+    part = ("capture" if source.emits_neutrons else "all") if part is None else part
+    check_choice("part", part, PARTS)
+    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+    frac = (sum(b.probability for b in source.branches if b.neutron) if part == "capture"
+            else source.peak_fraction())
+    if frac <= 0:
+        raise ValueError(f"source {source.name} has no branch for part = {part!r}")
+    n_decays = int(math.ceil(n_events / frac))
+    dark = response.dark_mean["lpmt"]
+    keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "e_vis", "e_vis_sigma_rel", "visible_fraction")
+    out = {k: np.empty(len(pos)) for k in keys}
+    for k, x in enumerate(pos):  # a few source positions; events are vectorised
+        dep = simulate_source(source, n_decays, x, rng=rng, scint=scint, geometry=response.geometry,
+                              part=part)
+        e_vis = dep.per_event("e_vis")
+        seen = e_vis > 0
+        pe = response.sample(dep, rng=rng).lpmt[seen] - dark
+        f, fe = fit_peak(pe), fit_peak(e_vis[seen])
+        rel = f["sigma"] / f["mean"]
+        out["sigma_rel"][k] = rel
+        out["sigma_rel_err"][k] = rel * math.hypot(f["sigma_err"] / f["sigma"], f["mean_err"] / f["mean"])
+        out["mean_pe"][k] = f["mean"]
+        out["e_vis"][k] = fe["mean"]
+        out["e_vis_sigma_rel"][k] = fe["sigma"] / fe["mean"]
+        out["visible_fraction"][k] = seen.mean()
+    return out
+
+
+def shell_representatives(positions, g, *, r_max: float, tol: float = 1.0) -> np.ndarray:
+    """Indices of one point per distinct radius (shell) of ``positions`` up to ``r_max``.
+
+    positions : (P, 3) mm; g : (P,) relative light yield at the points (e.g.
+    ``response.total_map.g(positions)``); radii within ``tol`` mm are one shell. On each shell
+    the point whose g is closest to the shell's median g represents it. Returns (K,) indices in
+    order of increasing radius.
+    """
+    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+    g = np.asarray(g, dtype=float)
+    if g.shape != (len(pos),):
+        raise ValueError(f"g must have shape ({len(pos)},) like positions, got {g.shape}")
+    r = np.linalg.norm(pos, axis=1)
+    shell = np.round(r / tol).astype(np.int64)
+    out = []
+    for s in np.unique(shell[r <= r_max]):  # a dozen shells
+        idx = np.flatnonzero(shell == s)
+        out.append(idx[np.argmin(np.abs(g[idx] - np.median(g[idx])))])
+    return np.array(out, dtype=np.int64)
 
 
 def plot_plan_plane(ax, deployment: Deployment, plan: Plan | None = None, *, grid: int = 241):
@@ -344,5 +472,6 @@ __all__ = [
     "PROGRAMMES", "Programme", "Table2Row", "load_table2", "table2_minutes", "run_times",
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
-    "hours_what_if", "path_length", "home", "Plan", "markdown_rows", "source_statistics", "plot_plan_plane",
+    "hours_what_if", "path_length", "home", "Plan", "markdown_rows", "source_statistics", "map_statistics",
+    "simulated_peak", "shell_representatives", "plot_plan_plane",
 ]

@@ -16,11 +16,15 @@ from juno_calib.budget import (
     events_needed,
     hours_what_if,
     load_table2,
+    map_statistics,
     peak_precision_toy,
     peak_rate,
     programme_time,
     run_times,
+    shell_representatives,
     sigma_rel_photostatistics,
+    simulated_peak,
+    source_statistics,
     table2_minutes,
     yearly_budget,
 )
@@ -107,6 +111,58 @@ def test_daq_time_and_photostatistics():
     assert hours == pytest.approx(250 * 10 / 3600)
 
 
+def test_poisson_width_with_dark_noise():
+    # PE = Poisson(Y E) + Poisson(N_dark) - N_dark: variance Y E + N_dark, so
+    # (sigma/E)^2 = a^2 / E + (c / E)^2 with a = 1/sqrt(Y), c = sqrt(N_dark) / Y (seed 000, Eq. 1)
+    y, n_dark = 1345.0, 212.0
+    for e in (0.5, 2.223, 8.0):
+        expected = math.sqrt(1 / (y * e) + (math.sqrt(n_dark) / y / e) ** 2)
+        assert sigma_rel_photostatistics(e, y, n_dark) == pytest.approx(expected, rel=1e-12)
+    # the dark term falls as 1/E, the photo-statistics one as 1/sqrt(E): it matters at low energy
+    excess = [sigma_rel_photostatistics(e, y, n_dark) / sigma_rel_photostatistics(e, y) for e in (0.5, 8.0)]
+    assert excess[0] > excess[1] > 1.0
+
+
+def test_source_statistics_uses_the_given_widths():
+    sig = {"AmC": 0.02, "AmBe": 0.02, "Ge68": 0.04, "Cs137": 0.05, "Mn54": 0.045, "Co60": 0.02, "K40": 0.03}
+    prog = Programme.load()
+    rows = {r["source"]: r for r in source_statistics(0.001, sig, prog)}
+    assert set(rows) == set(sig), "one row per radioactive source of the comprehensive programme"
+    assert rows["AmC"]["events"] == pytest.approx(400.0), "(sigma/E / p)^2 with 2% and 0.1%"
+    assert rows["Cs137"]["events"] == pytest.approx(2500.0)
+    # 40K: 100 Bq x 10.66% gamma branch x efficiency; the AmC peak rate is 100/s x f(n-H) x efficiency
+    assert rows["K40"]["rate_hz"] == pytest.approx(100 * 0.1066 * prog.peak_efficiency, rel=0.01)
+    doubled = {**sig, "AmC": 0.04}
+    assert source_statistics(0.001, doubled, prog)[0]["events"] == pytest.approx(4 * 400.0)
+    # precision reached in Table 2's 1262 min / 250 points = sigma / sqrt(rate x time)
+    amc = rows["AmC"]
+    n_table = amc["rate_hz"] * amc["table_min"] * 60
+    assert amc["precision_in_table_time"] == pytest.approx(0.02 / math.sqrt(n_table), rel=1e-9)
+    with pytest.raises(ValueError, match="sigma_rel has no value for source.*K40"):
+        source_statistics(0.001, {k: v for k, v in sig.items() if k != "K40"}, prog)
+
+
+def test_map_statistics_sums_its_points():
+    rate = 90 * units.Hz
+    sig = np.array([0.02, 0.02, 0.08])
+    ms = map_statistics(sig, 0.001, rate, 5 * units.minute)
+    assert np.allclose(ms["events"], [400.0, 400.0, 6400.0]), "a 4x wider peak needs 16x the events"
+    assert ms["total_time"] == pytest.approx(7200.0 / 90 * units.s)
+    assert ms["table_total"] == pytest.approx(15 * units.minute)
+    assert np.allclose(ms["precision_in_table_time"], sig / math.sqrt(90 * 300))
+
+
+def test_shell_representatives_pick_one_median_point_per_shell():
+    # two shells (r = 1 m with g = 1.0, 1.1, 1.3; r = 2 m with g = 0.9, 0.8) and one point outside r_max
+    pos = np.array([[1000.0, 0, 0], [0, 0, 1000.0], [0, 0, -1000.0], [2000.0, 0, 0], [0, 0, 2000.0],
+                    [0, 0, 5000.0]])
+    g = np.array([1.0, 1.1, 1.3, 0.9, 0.8, 0.5])
+    idx = shell_representatives(pos, g, r_max=3000.0)
+    assert list(idx) == [1, 3] or list(idx) == [1, 4]
+    with pytest.raises(ValueError, match="g must have shape"):
+        shell_representatives(pos, g[:3], r_max=3000.0)
+
+
 def test_calibration_peak_of_neutron_source_is_nH():
     e, frac = calibration_peak("AmC")
     assert e == pytest.approx(2.223, abs=1e-3) and 0.99 < frac < 1.0
@@ -127,3 +183,55 @@ def test_bad_inputs_rejected_clearly():
         table2_minutes("daily")
     with pytest.raises(ValueError, match="speed_cls = -1 cm/s is outside the allowed range"):
         Programme.load(speed_cls=-1 * units.cm / units.s)
+
+
+# --- the simulated resolution (response library) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from juno_calib.physics import Scintillator
+    from juno_calib.response import DetectorResponse
+
+    return DetectorResponse.load("design", map_shape=(48, 9)), Scintillator.load("design")
+
+
+def test_simulated_nH_peak_at_the_centre(detector, rng):
+    from juno_calib.sources import get_source
+
+    resp, scint = detector
+    y0, dark = resp.pmts.light_yield_center, resp.dark_mean["lpmt"]
+    pk = {k: float(v[0]) for k, v in simulated_peak(get_source("AmC"), np.zeros(3), 20000, rng=rng,
+                                                     response=resp, scint=scint).items()}
+    # the visible-energy scale is normalised to the n-H gamma at the centre, where the LPMT yield is
+    # Y0 (PERF25 definition): the peak (dark mean subtracted) sits at Y0 x E_vis
+    assert pk["e_vis"] == pytest.approx(2.223, rel=0.01), "n-H gamma, 2.223 MeV"
+    assert pk["mean_pe"] == pytest.approx(y0 * pk["e_vis"], rel=0.005), "dark noise subtracted, Y0 at centre"
+    # Poisson photo-statistics and dark noise are the floor; quenching and the cascade only widen it
+    ps = sigma_rel_photostatistics(2.223, y0)
+    pd = sigma_rel_photostatistics(pk["e_vis"], y0, dark)
+    assert pk["sigma_rel"] > pd + 3 * pk["sigma_rel_err"] and pd > ps
+    # what the simulation adds in quadrature is the fluctuation of the cascade's visible energy,
+    # measured on the deposits; its distribution is skewed (sharp upper edge), so a Gaussian fit
+    # within 2 sigma of the PE peak sees between half and all of its fitted variance
+    extra2 = pk["sigma_rel"] ** 2 - pd**2
+    assert 0.5 * pk["e_vis_sigma_rel"] ** 2 < extra2 < 1.0 * pk["e_vis_sigma_rel"] ** 2
+    # seed 000: a ~ 2.7% / sqrt(E) plus small b, c: at 2.2 MeV the simulated width must stay near 2%
+    assert 0.018 < pk["sigma_rel"] < 0.028, "n-H peak width at the centre (seed 000, Eq. 1 scale)"
+
+
+def test_simulated_peak_follows_the_local_yield_and_widens_beyond_tir(detector, rng):
+    from juno_calib.deployment import Deployment
+    from juno_calib.sources import get_source
+
+    resp, scint = detector
+    r_tir = Deployment.load("design").r_tir
+    pos = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, -12000.0], [0.0, 0.0, -(r_tir + 300.0)]])
+    pk = simulated_peak(get_source("AmC"), pos, 5000, rng=rng, response=resp, scint=scint)
+    g = resp.total_map.g(pos)
+    # inside the TIR radius the peak moves with the relative yield g(r) of the total-PE map
+    assert pk["mean_pe"][1] / pk["mean_pe"][0] == pytest.approx(g[1], rel=0.01)
+    # beyond it the yield falls steeply over the tens of cm a 2.2 MeV cascade spans: wider peak
+    assert pk["sigma_rel"][2] > 1.5 * pk["sigma_rel"][0], "yield gradient across the cascade"
+    with pytest.raises(ValueError, match="n_events = 10 is outside the allowed range"):
+        simulated_peak(get_source("AmC"), pos[0], 10, rng=rng, response=resp, scint=scint)
