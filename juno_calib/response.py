@@ -12,7 +12,7 @@ fraction of photons Rayleigh-scattered in the LS, ``kappa`` the re-detection swi
 (effective photons per MeV) fixed so that the LPMT sum at the centre equals the configuration's
 ``light_yield_center`` (PERF25 defines the yield with the n-H 2.223 MeV gamma at the centre).
 
-Fast paths (:class:`TotalMap`, :class:`juno_calib.optics.PMTTable`): a total-PE map
+Fast paths (:class:`TotalMap`, :class:`juno_calib.pmt_tables.PMTTable`): a total-PE map
 ``g(r^3, cos theta)`` and per-system tables ``T(r, alpha)`` of a single PMT's expectation,
 used by the samplers below.
 
@@ -21,7 +21,7 @@ Two event samplers take energy deposits ``(event, position, e_vis)``:
 * :meth:`DetectorResponse.sample_total` draws the LPMT and SPMT totals: Poisson of
   ``sum_d e_vis_d mu(x_d)`` plus Poisson dark noise over the readout window;
 * :meth:`DetectorResponse.sample_hits` draws the same totals, then places each PE on a PMT
-  (cost proportional to the number of PE, see :meth:`PMTTable.sample_pmts`), adds dark hits
+  (cost proportional to the number of PE, see :mod:`juno_calib.pmt_tables`), adds dark hits
   (PMT drawn in proportion to its dark rate) and gives every PE a charge from the single-PE
   resolution (Gaussian of relative width per type, truncated at zero by redrawing).
 """
@@ -33,11 +33,14 @@ from functools import cached_property
 
 import numpy as np
 
-from .optics import Optics, PMTTable, _bilinear, direct_fraction, rayleigh_scattered_fraction
+from .optics import Optics, direct_fraction, rayleigh_redetected
 from .params import ParamSet, check_choice, check_range, load_quantities
+from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 SYSTEMS = ("lpmt", "spmt")
+MAP_SHAPE = (64, 17)
+"""Default nodes of the total-PE map: (in ``r^3``, in ``cos theta``)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -168,7 +171,7 @@ class TotalMap:
         u, c = self._coords(position)
         n_r3, n_cos = self.lpmt.shape
         d_u, d_c = 1.0 / (n_r3 - 1), 2.0 / (n_cos - 1)
-        return {s: _bilinear(getattr(self, s), d_u, d_c, u, c) for s in SYSTEMS}
+        return {s: bilinear(getattr(self, s), d_u, d_c, u, c) for s in SYSTEMS}
 
     def g(self, position, system: str = "lpmt"):
         """Relative light yield ``g(r, theta)`` = expected / expected at the centre."""
@@ -190,12 +193,12 @@ class DetectorResponse:
     optics: Optics
     pmts: PMTs
     lpmt_cathode_depth: float
-    map_shape: tuple = (64, 17)
-    table_shape: tuple = (709, 721)
+    map_shape: tuple = MAP_SHAPE
+    table_shape: tuple = TABLE_SHAPE
 
     @classmethod
     def load(cls, config: str = "design", *, geometry=None, optics: Optics | None = None,
-             pmts: PMTs | None = None, map_shape=(64, 17), table_shape=(709, 721)):
+             pmts: PMTs | None = None, map_shape=MAP_SHAPE, table_shape=TABLE_SHAPE):
         """The response of ``config`` ("design" or "as_built"), optionally with given sets."""
         from .geometry import Geometry, pmt_layout
 
@@ -226,6 +229,11 @@ class DetectorResponse:
         if np.any(self.kind[:n] == PMT_SPMT):
             raise ValueError("the PMT layout must list the LPMTs before the SPMTs")
         return n
+
+    @cached_property
+    def system_slice(self) -> dict:
+        """PMT index ranges of the systems: ``{"lpmt": slice(0, n_lpmt), "spmt": slice(n_lpmt, N)}``."""
+        return {"lpmt": slice(0, self.n_lpmt), "spmt": slice(self.n_lpmt, self.kind.size)}
 
     def _per_kind(self, nnvt, ham, spmt) -> np.ndarray:
         return np.choose(self.kind, [nnvt, ham, spmt]).astype(float)
@@ -259,8 +267,7 @@ class DetectorResponse:
     def dark_mean(self) -> dict:
         """Mean dark-noise PE in the readout window, per system: ``sum_k DCR_k * window``."""
         w = self.pmts.readout_window
-        return {"lpmt": float(self.dark_rate[: self.n_lpmt].sum() * w),
-                "spmt": float(self.dark_rate[self.n_lpmt:].sum() * w)}
+        return {s: float(self.dark_rate[sl].sum() * w) for s, sl in self.system_slice.items()}
 
     # ---- expectations ------------------------------------------------------------------------
     def detection_fraction(self, vertices, *, chunk: int = 32) -> np.ndarray:
@@ -270,25 +277,24 @@ class DetectorResponse:
         ``vertices``: (M, 3) mm inside the LS sphere; computed in chunks of ``chunk`` vertices.
         """
         x = self._check_vertices(vertices)
-        g, o = self.geometry, self.optics
-        pos = np.asarray(self.layout.position, dtype=float)
-        radius = np.asarray(self.layout.cathode_radius, dtype=float)
-        out = np.empty((x.shape[0], pos.shape[0]))
+        out = np.empty((x.shape[0], self.kind.size))
         for start in range(0, x.shape[0], chunk):
-            sl = slice(start, start + chunk)
-            out[sl] = direct_fraction(x[sl], pos, radius, self.cathode_aspect, o, g.r_ls,
-                                      g.acrylic_thickness, self.pmts.pde_angular_slope)
-        r = np.linalg.norm(x, axis=1)
-        scat = o.rayleigh_redetection * rayleigh_scattered_fraction(r, o, g.r_ls)
-        out += scat[:, None] * self._center_direct[None, :]
+            out[start:start + chunk] = self._direct(x[start:start + chunk])
+        out += rayleigh_redetected(np.linalg.norm(x, axis=1), self._center_direct, self.optics,
+                                   self.geometry.r_ls)
         return out * self.pde[None, :]
 
     @cached_property
     def _center_direct(self) -> np.ndarray:
+        """Direct-light fraction (N,) of every PMT from the centre."""
+        return self._direct(np.zeros((1, 3)))[0]
+
+    def _direct(self, x) -> np.ndarray:
+        """Direct-light fraction (M, N) of every PMT for vertices ``x`` (M, 3) mm."""
         g = self.geometry
-        return direct_fraction(np.zeros((1, 3)), self.layout.position, self.layout.cathode_radius,
-                               self.cathode_aspect, self.optics, g.r_ls, g.acrylic_thickness,
-                               self.pmts.pde_angular_slope)[0]
+        return direct_fraction(x, np.asarray(self.layout.position, dtype=float),
+                               np.asarray(self.layout.cathode_radius, dtype=float), self.cathode_aspect,
+                               self.optics, g.r_ls, g.acrylic_thickness, self.pmts.pde_angular_slope)
 
     @cached_property
     def photon_yield(self) -> float:
@@ -306,13 +312,12 @@ class DetectorResponse:
     def expected_total(self, vertices, *, chunk: int = 32) -> dict:
         """Expected LPMT and SPMT PE per MeV at each vertex: ``{"lpmt": (M,), "spmt": (M,)}``."""
         x = self._check_vertices(vertices)
-        lp = np.empty(x.shape[0])
-        sp = np.empty(x.shape[0])
+        out = {s: np.empty(x.shape[0]) for s in SYSTEMS}
         for start in range(0, x.shape[0], chunk):
             mu = self.expected_pe(x[start:start + chunk], chunk=chunk)
-            lp[start:start + chunk] = mu[:, : self.n_lpmt].sum(axis=1)
-            sp[start:start + chunk] = mu[:, self.n_lpmt:].sum(axis=1)
-        return {"lpmt": lp, "spmt": sp}
+            for s, sl in self.system_slice.items():
+                out[s][start:start + chunk] = mu[:, sl].sum(axis=1)
+        return out
 
     def _check_vertices(self, vertices) -> np.ndarray:
         x = np.atleast_2d(np.asarray(vertices, dtype=float))
@@ -338,7 +343,7 @@ class DetectorResponse:
         """Per-system single-PMT tables ``T(r, alpha)``: ``{"lpmt": PMTTable, "spmt": PMTTable}``."""
         n_r, n_alpha = self.table_shape
         g, out = self.geometry, {}
-        for s, sl in (("lpmt", slice(0, self.n_lpmt)), ("spmt", slice(self.n_lpmt, None))):
+        for s, sl in self.system_slice.items():
             radius = np.asarray(self.layout.cathode_radius, dtype=float)[sl]
             out[s] = PMTTable.build(
                 np.asarray(self.layout.position, dtype=float)[sl], float(radius.mean()),
@@ -373,15 +378,16 @@ class DetectorResponse:
 
     @cached_property
     def _dark_cdf(self) -> np.ndarray:
-        c = np.cumsum(self.dark_rate)
-        return c
+        """Cumulative dark rate over all PMTs (N,), per ns."""
+        return np.cumsum(self.dark_rate)
 
     def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
                     max_pe: int = 2**18) -> Hits:
         """Per-PMT PE and charges of events from deposits (per-PMT path; cost ~ number of PE).
 
         Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
-        in proportion to ``e_vis mu(x)`` and then to a PMT by :meth:`PMTTable.sample_pmts`.
+        in proportion to ``e_vis mu(x)`` and then to a PMT by
+        :meth:`juno_calib.pmt_tables.PMTTable.sample_pmts`.
         Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate.
         Charges: each PE ~ Normal(1, sigma_spe) of its PMT type, negatives redrawn.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
@@ -406,7 +412,7 @@ class DetectorResponse:
                 hit_event = np.repeat(events, n_sig[s][e0:e1])
                 target = cum[s][first[hit_event]] + rng.random(hit_event.size) * ev[s][hit_event]
                 d = np.clip(np.searchsorted(cum[s], target, side="right") - 1, 0, max(event.size - 1, 0))
-                lo, hi = (0, self.n_lpmt) if s == "lpmt" else (self.n_lpmt, self.kind.size)
+                lo, hi = self.system_slice[s].start, self.system_slice[s].stop
                 pmt = self.tables[s].sample_pmts(position, d, rng=rng) + lo
                 dark_event = np.repeat(events, n_dark[s][e0:e1])
                 cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)

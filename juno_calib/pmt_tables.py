@@ -1,0 +1,285 @@
+"""Per-PMT expectation tables and the sampler that places photo-electrons (PE) on PMTs.
+
+**The table.** The PMTs of one system (LPMT or SPMT) sit on a sphere and face the centre, and
+every factor of the light model (:func:`juno_calib.optics.direct_fraction` plus the first-order
+Rayleigh term, :func:`juno_calib.optics.rayleigh_redetected`) depends on the vertex ``x`` and
+the PMT ``k`` only through the vertex radius ``r = |x|`` and the angle ``alpha_k`` between ``x``
+and the PMT's direction. With one cathode size and shape per system (the system's mean) a
+single function ``T(r, alpha)`` (PE per MeV for unit detection efficiency) serves all its PMTs:
+
+    mu_k(x) = w_k * T(r, alpha_k),    w_k = detection efficiency of PMT k.
+
+``T`` is computed once on a uniform grid, ``r`` in [0, R_LS] and ``alpha`` in [0, pi]
+(709 x 721 nodes by default, :data:`TABLE_SHAPE`), and interpolated bilinearly
+(:func:`bilinear`). The largest interpolation error sits at the kink of ``T`` where total
+reflection sets in; the tests bound it (``tests/test_pmt_tables.py``).
+
+**The sampler.** Drawing the PMT of each PE from ``P(k) ~ mu_k(x)`` directly would evaluate all
+17,612 (LPMT) or 25,600 (SPMT) expectations per vertex. :meth:`PMTTable.sample_pmts` instead
+draws a direction ``n`` on the unit sphere and finds the PMT that owns it in a lookup grid in
+``(theta, phi)`` whose cells belong to the PMT nearest to their centre, so that PMT ``k`` owns a
+patch of solid angle ``A_k``. Both steps cost O(1) per PE; acceptance or rejection then fixes
+the probabilities. ``T`` is split into its minimum over the angle (the isotropic floor ``f``,
+all of ``T`` at the centre) and the rest ``T' = T - f``. A proposal is uniform (part A, chosen
+with odds ``4 pi f : B(r) * integral of T'``) or drawn from the density ``T'(alpha)`` (part B),
+and is accepted with probability ``c w_k / A_k`` (A) or ``c w_k T'(alpha_k) / (A_k T'(alpha_n)
+B(r))`` (B), ``c = min(A) / max(w)``. Integrating the proposal density over the patch of PMT
+``k`` gives ``P(k) ~ w_k (f + T'(alpha_k)) = w_k T(r, alpha_k)`` for any layout.
+
+Exactness: the sampled distribution is exactly that of the table at its own resolution (``T``
+averaged over each ``alpha`` bin, linear in ``r``), provided every acceptance is at most 1.
+``B(r)`` bounds ``T'(alpha_k)/T'(alpha_n)`` for directions within ``bound`` patch radii of a
+PMT; the rare proposals beyond it (at most a share ``clip_mass`` of the part-B mass) are
+clipped and their share is returned on request.
+
+Cost: every round of the sampler is vectorised over all pending PE, and rejected PE are
+redrawn in the next round, so the work grows with the number of PE times the mean number of
+proposals per PE (the inverse acceptance, which depends on ``r``), not with the number of PMTs.
+The tables and the lookup grid are built once per system.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d
+from scipy.spatial import cKDTree
+
+from .optics import Optics, direct_fraction, rayleigh_redetected
+
+TABLE_SHAPE = (709, 721)
+"""Default nodes of the table ``T(r, alpha)``: (in ``r``, in ``alpha``)."""
+
+
+def _grid_cell(x, step, n):
+    """Cell index ``i`` in [0, n - 2] and weight ``w`` in [0, 1] of ``x`` on the uniform grid
+    ``i * step`` of ``n`` nodes (``x = (i + w) step`` inside the grid, clipped to its ends)."""
+    f = np.clip(np.asarray(x) / step, 0.0, n - 1.0)
+    i = np.minimum(f.astype(np.int64), n - 2)
+    return i, f - i
+
+
+def bilinear(values, dx, dy, x, y):
+    """Bilinear interpolation of ``values`` (n_x, n_y) on the uniform grid ``(i dx, j dy)``.
+
+    ``x`` and ``y`` broadcast; points outside the grid take the value at its edge. The result
+    is exact for functions of the form ``a + b x + c y + d x y``.
+
+    >>> import numpy as np
+    >>> gx, gy = np.meshgrid(np.arange(4.0), np.arange(3.0) * 0.5, indexing="ij")
+    >>> round(float(bilinear(1 + 2 * gx + 3 * gy + gx * gy, 1.0, 0.5, 1.25, 0.8)), 12)  # 1 + 2.5 + 2.4 + 1
+    6.9
+    """
+    n_x, n_y = values.shape
+    i, wx = _grid_cell(x, dx, n_x)
+    j, wy = _grid_cell(y, dy, n_y)
+    return ((1 - wx) * (1 - wy) * values[i, j] + wx * (1 - wy) * values[i + 1, j]
+            + (1 - wx) * wy * values[i, j + 1] + wx * wy * values[i + 1, j + 1])
+
+
+def _orthonormal_frame(axis):
+    """Two unit vectors (D, 3) completing the unit vectors ``axis`` (D, 3) to a frame."""
+    ax, ay, az = axis[:, 0], axis[:, 1], axis[:, 2]
+    polar = np.abs(az) >= 0.9  # use x instead of z as the helper axis near the poles
+    e1 = np.where(polar[:, None], np.stack([np.zeros_like(ax), az, -ay], 1),
+                  np.stack([ay, -ax, np.zeros_like(ax)], 1))
+    e1 /= np.sqrt(np.einsum("dk,dk->d", e1, e1))[:, None]
+    e2 = np.stack([ay * e1[:, 2] - az * e1[:, 1], az * e1[:, 0] - ax * e1[:, 2],
+                   ax * e1[:, 1] - ay * e1[:, 0]], 1)
+    return e1, e2
+
+
+def _directions(cos_alpha, axis, e1, e2, *, rng: np.random.Generator):
+    """Unit vectors at angle ``arccos(cos_alpha)`` (H,) from ``axis`` (H, 3), uniform azimuth."""
+    phi = 2.0 * np.pi * rng.random(cos_alpha.size)
+    s = np.sqrt(np.clip(1.0 - cos_alpha * cos_alpha, 0.0, 1.0))
+    return (cos_alpha[:, None] * axis + (s * np.cos(phi))[:, None] * e1
+            + (s * np.sin(phi))[:, None] * e2)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PMTTable:
+    """Expected PE of one PMT of a system vs vertex radius and vertex-PMT angle, and a sampler.
+
+    ``mu_k(x) = weight_k * T(r, alpha_k)`` (see the module docstring). Build it with
+    :meth:`build`.
+
+    Attributes: ``values`` (n_r, n_alpha), ``T`` in PE per MeV on the uniform grid (``r`` in
+    [0, ``r_ls``] mm, ``alpha`` in [0, pi]); ``direction`` (N, 3) PMT unit vectors; ``weight``
+    (N,) PDEs; ``lookup`` (n_theta, n_phi) the PMT owning each cell of a grid in
+    ``(theta, phi)`` (the nearest PMT to the cell centre), which partitions the sphere
+    into one patch per PMT; ``cell_area`` (N,) the solid angle (sr) of each PMT's patch;
+    ``bound``: the reach, in patch radii, of the sampler's acceptance bound; ``clip_mass``:
+    the share of proposals whose acceptance may exceed 1 (and be clipped).
+    """
+
+    r_ls: float
+    values: np.ndarray
+    direction: np.ndarray
+    weight: np.ndarray
+    lookup: np.ndarray
+    cell_area: np.ndarray
+    bound: float = 1.0
+    clip_mass: float = 1e-3
+
+    @classmethod
+    def build(cls, pmt_position, cathode_radius: float, aspect: float, weight, optics: Optics,
+              r_ls: float, acrylic_thickness: float, *, scale: float, angular_slope: float = 0.0,
+              n_r: int = TABLE_SHAPE[0], n_alpha: int = TABLE_SHAPE[1], lookup_shape=(1024, 2048)):
+        """Tabulate ``T`` for PMTs at ``pmt_position`` (N, 3) mm of one cathode size and shape.
+
+        ``cathode_radius`` (mm) and ``aspect`` (depth / radius) describe the cathode; ``weight``
+        (N,) are the PDEs; ``scale`` converts detection probability to PE per MeV (effective
+        photons per MeV); the Rayleigh term is included as in
+        :meth:`juno_calib.response.DetectorResponse.detection_fraction`. ``lookup_shape`` is the
+        (theta, phi) grid of the PMT lookup; every PMT must own at least one cell.
+        """
+        pos = np.asarray(pmt_position, dtype=float)
+        radius = float(np.mean(np.linalg.norm(pos, axis=1)))
+        direction = pos / np.linalg.norm(pos, axis=1, keepdims=True)
+        r = np.linspace(0.0, r_ls, n_r)
+        alpha = np.linspace(0.0, np.pi, n_alpha)
+        vtx = np.stack([np.zeros_like(r), np.zeros_like(r), r], axis=1)
+        pmt = radius * np.stack([np.sin(alpha), np.zeros_like(alpha), np.cos(alpha)], axis=1)
+        direct = direct_fraction(vtx, pmt, cathode_radius, aspect, optics, r_ls, acrylic_thickness,
+                                 angular_slope)
+        values = scale * (direct + rayleigh_redetected(r, direct[0, 0], optics, r_ls))
+        n_t, n_p = (int(v) for v in lookup_shape)
+        theta_edges = np.linspace(0.0, np.pi, n_t + 1)
+        tt, pp = np.meshgrid(0.5 * (theta_edges[1:] + theta_edges[:-1]),
+                             -np.pi + (np.arange(n_p) + 0.5) * 2.0 * np.pi / n_p, indexing="ij")
+        centres = np.stack([np.sin(tt) * np.cos(pp), np.sin(tt) * np.sin(pp), np.cos(tt)], axis=-1)
+        lookup = cKDTree(direction).query(centres.reshape(-1, 3))[1].astype(np.int32)
+        cell = np.repeat(-np.diff(np.cos(theta_edges)) * 2.0 * np.pi / n_p, n_p)
+        area = np.bincount(lookup, weights=cell, minlength=direction.shape[0])
+        if area.min() == 0:
+            raise ValueError(
+                f"lookup_shape = {lookup_shape} leaves {int(np.sum(area == 0))} PMTs without a "
+                "lookup cell; use a finer grid"
+            )
+        return cls(r_ls=r_ls, values=values, direction=direction, weight=np.asarray(weight, float),
+                   lookup=lookup.reshape(n_t, n_p), cell_area=area)
+
+    @property
+    def d_r(self) -> float:
+        """Table step in ``r`` (mm)."""
+        return self.r_ls / (self.values.shape[0] - 1)
+
+    @property
+    def d_alpha(self) -> float:
+        """Table step in ``alpha`` (rad)."""
+        return np.pi / (self.values.shape[1] - 1)
+
+    def expected(self, vertices) -> np.ndarray:
+        """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm."""
+        x = np.atleast_2d(np.asarray(vertices, dtype=float))
+        r = np.linalg.norm(x, axis=1)
+        cos_a = (x @ self.direction.T) / np.where(r > 0, r, 1.0)[:, None]
+        cos_a = np.where(r[:, None] > 0, cos_a, 1.0)
+        alpha = np.arccos(np.clip(cos_a, -1.0, 1.0))
+        return self.weight[None, :] * bilinear(self.values, self.d_r, self.d_alpha, r[:, None], alpha)
+
+    @cached_property
+    def _bins(self):
+        """Sampling tables: per row of ``r``, the bin values above the row's minimum (the part
+        of ``T`` that depends on the angle), their CDF in ``alpha`` (rows offset by their
+        index), the row minima (the isotropic floor), masses and acceptance bounds."""
+        v = 0.5 * (self.values[:, 1:] + self.values[:, :-1])
+        floor = v.min(axis=1)
+        vb = v - floor[:, None]
+        cos_edges = np.cos(np.linspace(0.0, np.pi, self.values.shape[1]))
+        mass = vb * (cos_edges[:-1] - cos_edges[1:])[None, :]
+        norm_b = mass.sum(axis=1)
+        cdf = np.cumsum(mass, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
+        cdf[:, -1] = 1.0
+        n_r, n_bins = v.shape
+        flat = (cdf + np.arange(n_r)[:, None]).ravel()
+        factor = self.weight / self.cell_area * (self.cell_area.min() / self.weight.max())
+        # per-row bound on T'(alpha_k)/T'(alpha) for directions within `bound` cell radii
+        reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
+        local_max = maximum_filter1d(vb, size=2 * reach + 1, axis=1, mode="nearest")
+        ratio = np.where(vb > 0, local_max / np.where(vb > 0, vb, 1.0), 1.0)
+        # B(r): the smallest ratio exceeded only in bins holding < clip_mass of the row's mass
+        order = np.argsort(ratio, axis=1)
+        tail = np.cumsum(np.take_along_axis(mass, order, axis=1)[:, ::-1], axis=1)[:, ::-1]
+        keep = tail >= self.clip_mass * np.maximum(norm_b, 1e-300)[:, None]
+        last = n_bins - 1 - np.argmax(keep[:, ::-1], axis=1)
+        ratio = np.take_along_axis(np.take_along_axis(ratio, order, axis=1), last[:, None], axis=1)[:, 0]
+        return {"v": vb, "floor": floor, "norm_b": norm_b, "flat_cdf": flat, "cos_edges": cos_edges,
+                "factor": factor, "row_bound": np.maximum(ratio, 1.0)}
+
+    def _owner(self, n):
+        """Index of the PMT whose lookup cell contains the unit vectors ``n`` (H, 3)."""
+        n_t, n_p = self.lookup.shape
+        theta = np.arccos(np.clip(n[:, 2], -1.0, 1.0))
+        phi = np.arctan2(n[:, 1], n[:, 0]) + np.pi
+        ic = np.clip((theta * (n_t / np.pi)).astype(np.int64), 0, n_t - 1)
+        ip = np.clip((phi * (n_p / (2 * np.pi))).astype(np.int64), 0, n_p - 1)
+        return self.lookup[ic, ip]
+
+    def sample_pmts(self, vertices, source=None, *, rng: np.random.Generator,
+                    return_clipped: bool = False):
+        """Draw one PMT per PE: indices (H,) into the system's PMTs.
+
+        Parameters
+        ----------
+        vertices : (D, 3) mm, emission points.
+        source : (H,) int, the vertex of every PE (default: one PE per vertex).
+        rng : generator.
+        return_clipped : also return the fraction of proposals whose acceptance exceeded 1.
+
+        Method: rejection sampling through the lookup grid, described in the module docstring.
+        Part A proposes uniform directions; part B picks the row of the table by the linear
+        weight in ``r``, ``cos alpha`` by inverse CDF and the azimuth uniformly. Rejected PE
+        are redrawn in the next round.
+        """
+        x = np.atleast_2d(np.asarray(vertices, dtype=float))
+        src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
+        t = self._bins
+        v, flat, cos_edges, factor = t["v"], t["flat_cdf"], t["cos_edges"], t["factor"]
+        n_r, n_bins = v.shape
+        r = np.sqrt(np.einsum("dk,dk->d", x, x))
+        axis = np.where(r[:, None] > 0, x / np.where(r > 0, r, 1.0)[:, None], [[0.0, 0.0, 1.0]])
+        e1, e2 = _orthonormal_frame(axis)
+        i_d, w_d = _grid_cell(r, self.d_r, n_r)
+        bound_d = np.maximum(t["row_bound"][i_d], t["row_bound"][i_d + 1])
+        mass_lo, mass_hi = (1 - w_d) * t["norm_b"][i_d], w_d * t["norm_b"][i_d + 1]
+        floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
+        p_floor_d = floor_mass / (floor_mass + (mass_lo + mass_hi) * bound_d)
+        out = np.empty(src.size, dtype=np.int64)
+        todo = np.arange(src.size)
+        n_clipped = 0
+        while todo.size:  # rounds of the rejection sampler, each vectorised over pending PE
+            iso = rng.random(todo.size) < p_floor_d[src[todo]]
+            # part A: uniform directions, accepted with c w_k / A_k
+            a_idx = todo[iso]
+            da = src[a_idx]
+            k = self._owner(_directions(2.0 * rng.random(a_idx.size) - 1.0, axis[da], e1[da], e2[da],
+                                        rng=rng))
+            ok = rng.random(a_idx.size) < factor[k]
+            out[a_idx[ok]] = k[ok]
+            # part B: directions from T', accepted with c w_k T'_k / (A_k T'_n B)
+            b_idx = todo[~iso]
+            d = src[b_idx]
+            ii, ww = i_d[d], w_d[d]
+            row = ii + (rng.random(d.size) < p_up_d[d])
+            j = np.clip(np.searchsorted(flat, row + rng.random(d.size), side="right") - row * n_bins,
+                        0, n_bins - 1)
+            c = cos_edges[j] + rng.random(d.size) * (cos_edges[j + 1] - cos_edges[j])
+            kb = self._owner(_directions(c, axis[d], e1[d], e2[d], rng=rng))
+            cos_k = np.einsum("hk,hk->h", self.direction[kb], axis[d])
+            jk = np.minimum((np.arccos(np.clip(cos_k, -1, 1)) / self.d_alpha).astype(np.int64), n_bins - 1)
+            t_k = (1 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
+            t_n = (1 - ww) * v[ii, j] + ww * v[ii + 1, j]
+            acc = factor[kb] * t_k / (t_n * bound_d[d])
+            n_clipped += int(np.sum(acc > 1.0))
+            ok_b = rng.random(d.size) < acc
+            out[b_idx[ok_b]] = kb[ok_b]
+            todo = np.concatenate([a_idx[~ok], b_idx[~ok_b]])
+        if return_clipped:
+            return out, n_clipped / max(src.size, 1)
+        return out
