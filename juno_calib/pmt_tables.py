@@ -19,25 +19,26 @@ reflection sets in; the tests bound it (``tests/test_pmt_tables.py``).
 draws a direction ``n`` on the unit sphere and finds the PMT that owns it in a lookup grid in
 ``(theta, phi)`` whose cells belong to the PMT nearest to their centre, so that PMT ``k`` owns a
 patch of solid angle ``A_k``. Both steps cost O(1) per PE; acceptance or rejection then fixes
-the probabilities. ``T`` is split into its minimum over the angle (the isotropic floor ``f``,
-all of ``T`` at the centre) and the rest ``T' = T - f``. A proposal is uniform (part A, chosen
-with odds ``4 pi f : B(r) * integral of T'``) or drawn from the density ``T'(alpha)`` (part B),
-and is accepted with probability ``c w_k / A_k`` (A) or ``c w_k T'(alpha_k) / (A_k T'(alpha_n)
-B(r))`` (B), ``c = min(A) / max(w)``. Integrating the proposal density over the patch of PMT
-``k`` gives ``P(k) ~ w_k (f + T'(alpha_k)) = w_k T(r, alpha_k)`` for any layout.
+the probabilities. The proposal density is ``T`` itself: ``T`` is split into its minimum
+over the angle (the isotropic floor ``f``, all of ``T`` at the centre) and the rest
+``T' = T - f``; a proposal is uniform (chosen with odds ``4 pi f : integral of T'``) or drawn
+from the density ``T'(alpha)``, so that, whichever part it came from, a direction ``n`` was
+proposed with density proportional to ``T(alpha_n)``. It is accepted with probability
+``c w_k T(alpha_k) / (A_k T(alpha_n) B(r))``, ``c = min(A) / max(w)``. Integrating the
+proposal density over the patch of PMT ``k`` gives ``P(k) ~ w_k T(r, alpha_k)`` for any layout.
 
 Exactness: the sampled distribution is exactly that of the table at its own resolution (``T``
-averaged over each ``alpha`` bin, linear in ``r``), provided (i) every acceptance is at most 1
-and (ii) ``T' > 0`` over the patch of every PMT. (i): ``B(r)`` bounds
-``T'(alpha_k)/T'(alpha_n)`` for directions within ``bound`` patch radii of a PMT; the rare
-proposals beyond it (at most a share ``clip_mass`` of the part-B mass) are clipped and their
-share is returned on request. (ii) fails past the total-reflection onset
-(:func:`juno_calib.optics.tir_radius` with ``acrylic=True``): there ``T`` equals its minimum
-(the Rayleigh floor) on a band of ``alpha``, part B proposes nothing in the band, and the PMTs
-whose patch straddles its edge are under-sampled. On the design LPMT layout at ``r = 17.3 m``
-this moves 0.25 % of the PE and leaves 126 PMTs low by up to 44 % (measured; the strict
-``xfail`` test in ``tests/test_pmt_tables.py`` shows it). Below the onset ``T'`` vanishes
-only in the one bin of the minimum, at ``alpha = pi``, and the share of PE moved is < 1e-10.
+averaged over each ``alpha`` bin, linear in ``r``), provided every acceptance is at most 1 and
+``T > 0`` wherever a PMT's patch reaches. ``B(r)`` bounds ``T(alpha_k)/T(alpha_n)`` for
+directions within ``bound`` patch radii of a PMT; the rare proposals beyond it (at most a share
+``clip_mass`` of the proposal mass) are clipped and their share is returned on request. ``T``
+never vanishes while the first-order Rayleigh term is on (its floor is positive everywhere),
+also past the total-reflection onset, where ``T`` equals that floor on a whole band of
+``alpha``. (An earlier version accepted the uniform and the ``T'`` proposals separately, with
+``T'`` in place of ``T``: there the band had ``T' = 0``, nothing was proposed in it and the PMTs
+whose patch straddled its edge were under-sampled — on the design LPMT layout at 17.3 m, 0.25 %
+of the PE misplaced and 126 PMTs low by up to 44 %. ``tests/test_pmt_tables.py`` checks the
+per-PMT counts past the onset.)
 
 Cost: every round of the sampler is vectorised over all pending PE, and rejected PE are
 redrawn in the next round, so the work grows with the number of PE times the mean number of
@@ -190,31 +191,33 @@ class PMTTable:
 
     @cached_property
     def _bins(self):
-        """Sampling tables: per row of ``r``, the bin values above the row's minimum (the part
-        of ``T`` that depends on the angle), their CDF in ``alpha`` (rows offset by their
-        index), the row minima (the isotropic floor), masses and acceptance bounds."""
+        """Sampling tables: per row of ``r``, the bin values of ``T`` (``v``), the part above
+        the row's minimum and its CDF in ``alpha`` (rows offset by their index), the row minima
+        (the isotropic floor), masses and acceptance bounds."""
         v = 0.5 * (self.values[:, 1:] + self.values[:, :-1])
         floor = v.min(axis=1)
         vb = v - floor[:, None]
         cos_edges = np.cos(np.linspace(0.0, np.pi, self.values.shape[1]))
-        mass = vb * (cos_edges[:-1] - cos_edges[1:])[None, :]
-        norm_b = mass.sum(axis=1)
-        cdf = np.cumsum(mass, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
+        d_cos = (cos_edges[:-1] - cos_edges[1:])[None, :]
+        mass_b = vb * d_cos
+        norm_b = mass_b.sum(axis=1)
+        cdf = np.cumsum(mass_b, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
         cdf[:, -1] = 1.0
         n_r, n_bins = v.shape
         flat = (cdf + np.arange(n_r)[:, None]).ravel()
         factor = self.weight / self.cell_area * (self.cell_area.min() / self.weight.max())
-        # per-row bound on T'(alpha_k)/T'(alpha) for directions within `bound` cell radii
+        # per-row bound on T(alpha_k)/T(alpha) for directions within `bound` cell radii
         reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
-        local_max = maximum_filter1d(vb, size=2 * reach + 1, axis=1, mode="nearest")
-        ratio = np.where(vb > 0, local_max / np.where(vb > 0, vb, 1.0), 1.0)
+        local_max = maximum_filter1d(v, size=2 * reach + 1, axis=1, mode="nearest")
+        ratio = np.where(v > 0, local_max / np.where(v > 0, v, 1.0), 1.0)
+        mass = v * d_cos
         # B(r): the smallest ratio exceeded only in bins holding < clip_mass of the row's mass
         order = np.argsort(ratio, axis=1)
         tail = np.cumsum(np.take_along_axis(mass, order, axis=1)[:, ::-1], axis=1)[:, ::-1]
         keep = tail >= self.clip_mass * np.maximum(norm_b, 1e-300)[:, None]
         last = n_bins - 1 - np.argmax(keep[:, ::-1], axis=1)
         ratio = np.take_along_axis(np.take_along_axis(ratio, order, axis=1), last[:, None], axis=1)[:, 0]
-        return {"v": vb, "floor": floor, "norm_b": norm_b, "flat_cdf": flat, "cos_edges": cos_edges,
+        return {"v": v, "floor": floor, "norm_b": norm_b, "flat_cdf": flat, "cos_edges": cos_edges,
                 "factor": factor, "row_bound": np.maximum(ratio, 1.0)}
 
     def _owner(self, n):
@@ -238,9 +241,10 @@ class PMTTable:
         return_clipped : also return the fraction of proposals whose acceptance exceeded 1.
 
         Method: rejection sampling through the lookup grid, described in the module docstring.
-        Part A proposes uniform directions; part B picks the row of the table by the linear
-        weight in ``r``, ``cos alpha`` by inverse CDF and the azimuth uniformly. Rejected PE
-        are redrawn in the next round.
+        A proposal is uniform (odds of the isotropic floor) or draws the row of the table by the
+        linear weight in ``r``, ``cos alpha`` by inverse CDF of ``T'`` and the azimuth uniformly;
+        either way it is accepted with ``c w_k T_k / (A_k T_n B)``. Rejected PE are redrawn in
+        the next round.
         """
         x = np.atleast_2d(np.asarray(vertices, dtype=float))
         src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
@@ -256,37 +260,32 @@ class PMTTable:
         floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
         with np.errstate(invalid="ignore", divide="ignore"):
             p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
-        p_floor_d = floor_mass / (floor_mass + (mass_lo + mass_hi) * bound_d)
+        p_floor_d = floor_mass / (floor_mass + mass_lo + mass_hi)
         out = np.empty(src.size, dtype=np.int64)
         todo = np.arange(src.size)
         n_clipped = 0
         while todo.size:  # rounds of the rejection sampler, each vectorised over pending PE
-            iso = rng.random(todo.size) < p_floor_d[src[todo]]
-            # part A: uniform directions, accepted with c w_k / A_k
-            a_idx = todo[iso]
-            da = src[a_idx]
-            k = self._owner(_directions(2.0 * rng.random(a_idx.size) - 1.0, axis[da], e1[da], e2[da],
-                                        rng=rng))
-            ok = rng.random(a_idx.size) < factor[k]
-            out[a_idx[ok]] = k[ok]
-            # part B: directions from T', accepted with c w_k T'_k / (A_k T'_n B)
-            b_idx = todo[~iso]
-            d = src[b_idx]
+            d = src[todo]
             ii, ww = i_d[d], w_d[d]
-            row = ii + (rng.random(d.size) < p_up_d[d])
-            j = np.clip(np.searchsorted(flat, row + rng.random(d.size), side="right") - row * n_bins,
-                        0, n_bins - 1)
-            c = cos_edges[j] + rng.random(d.size) * (cos_edges[j + 1] - cos_edges[j])
-            kb = self._owner(_directions(c, axis[d], e1[d], e2[d], rng=rng))
-            cos_k = np.einsum("hk,hk->h", self.direction[kb], axis[d])
+            # uniform proposals (the floor), or cos(alpha) from T' by inverse CDF
+            iso = rng.random(todo.size) < p_floor_d[d]
+            c = 2.0 * rng.random(d.size) - 1.0
+            j = np.minimum((np.arccos(c) / self.d_alpha).astype(np.int64), n_bins - 1)
+            b = np.flatnonzero(~iso)
+            row = ii[b] + (rng.random(b.size) < p_up_d[d[b]])
+            j[b] = np.clip(np.searchsorted(flat, row + rng.random(b.size), side="right") - row * n_bins,
+                           0, n_bins - 1)
+            c[b] = cos_edges[j[b]] + rng.random(b.size) * (cos_edges[j[b] + 1] - cos_edges[j[b]])
+            k = self._owner(_directions(c, axis[d], e1[d], e2[d], rng=rng))
+            cos_k = np.einsum("hk,hk->h", self.direction[k], axis[d])
             jk = np.minimum((np.arccos(np.clip(cos_k, -1, 1)) / self.d_alpha).astype(np.int64), n_bins - 1)
             t_k = (1 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
             t_n = (1 - ww) * v[ii, j] + ww * v[ii + 1, j]
-            acc = factor[kb] * t_k / (t_n * bound_d[d])
+            acc = factor[k] * t_k / (t_n * bound_d[d])
             n_clipped += int(np.sum(acc > 1.0))
-            ok_b = rng.random(d.size) < acc
-            out[b_idx[ok_b]] = kb[ok_b]
-            todo = np.concatenate([a_idx[~ok], b_idx[~ok_b]])
+            ok = rng.random(d.size) < acc
+            out[todo[ok]] = k[ok]
+            todo = todo[~ok]
         if return_clipped:
             return out, n_clipped / max(src.size, 1)
         return out
