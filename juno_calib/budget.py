@@ -281,13 +281,6 @@ def hours_what_if(activity, precision, n_points, sigma_rel, branch_fraction, eff
 # --- chapter helpers: tables and the drawing of the vertical plane --------------------------------
 
 
-def markdown_rows(header, rows) -> str:
-    """A markdown table with any number of columns (``markdown_table`` has three)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Programme | None = None,
                       config: str = "design") -> list[dict]:
     """Per comprehensive-programme radioactive-source row of Table 2: events and time needed.
@@ -434,44 +427,10 @@ def shell_representatives(positions, g, *, r_max: float, tol: float = 1.0) -> np
     return np.array(out, dtype=np.int64)
 
 
-def plot_plan_plane(ax, deployment: Deployment, plan: Plan | None = None, *, grid: int = 241):
-    """Draw the vertical plane y = 0: each system's reach and the plan's points (axes in m)."""
-    from matplotlib.patches import Circle
-
-    from .deployment import reachable
-
-    d, m = deployment, units.m
-    x, z = np.meshgrid(np.linspace(-d.r_ls, d.r_ls, grid), np.linspace(-d.r_ls, d.r_ls, grid))
-    cls = reachable("CLS", np.stack([x, 0 * x, z], -1), d)
-    artists = [ax.contourf(x / m, z / m, cls, levels=[0.5, 1.5], colors=["tab:orange"], alpha=0.25)]
-    artists.append(ax.add_patch(Circle((0, 0), d.r_ls / m, fill=False, color="k", lw=1.2)))
-    artists.append(ax.add_patch(Circle((0, 0), d.r_tir / m, fill=False, ls="--", color="tab:red", lw=1)))
-    r_rov = (d.r_ls - d.rov_margin) / m
-    artists.append(ax.add_patch(Circle((0, 0), r_rov, fill=False, ls=":", color="grey")))
-    th = np.linspace(d.gt_theta_min, d.gt_theta_max, 200)
-    artists += ax.plot(d.r_gt * np.sin(th) / m, d.r_gt * np.cos(th) / m, color="tab:green", lw=3, alpha=0.4)
-    artists += ax.plot([0, 0], [-d.acu_z_max / m, d.acu_z_max / m], color="tab:blue", lw=3, alpha=0.4)
-    top, side = d.cls_anchors()
-    for sgn in (1, -1):
-        artists += ax.plot(sgn * np.array([top[0], side[0]]) / m, np.array([top[1], side[1]]) / m,
-                           "^", color="tab:orange", ms=8)
-    if plan is not None:
-        colors = {"ACU": "tab:blue", "CLS": "tab:orange", "GT": "tab:green", "ROV": "grey"}
-        for system, color in colors.items():
-            sel = plan.system == system
-            if np.any(sel):
-                artists.append(ax.scatter(plan.position[sel, 0] / m, plan.position[sel, 2] / m, s=9,
-                                          color=color, label=f"{system} ({int(sel.sum())})", zorder=3))
-    ax.set_aspect("equal")
-    ax.set_xlabel("x [m]  (x < 0: phi = 180 deg)")
-    ax.set_ylabel("z [m]")
-    return artists
-
-
 __all__ = [
     "PROGRAMMES", "Programme", "Table2Row", "load_table2", "table2_minutes", "run_times",
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
-    "hours_what_if", "path_length", "home", "Plan", "markdown_rows", "source_statistics", "map_statistics",
-    "simulated_peak", "shell_representatives", "plot_plan_plane",
+    "hours_what_if", "path_length", "home", "Plan", "source_statistics", "map_statistics",
+    "simulated_peak", "shell_representatives",
 ]

@@ -166,11 +166,23 @@ def _fmt(value, unit: str) -> str:
     return f"{text} {unit}".strip() if unit not in ("", "1") else text
 
 
-def markdown_table(rows: Iterable[tuple[str, str, str]]) -> str:
-    """A MyST/markdown table from (parameter, value, source) rows."""
-    lines = ["| parameter | value | source |", "|---|---|---|"]
-    lines += [f"| `{p}` | {v} | {s} |" for p, v, s in rows]
+def markdown_rows(header: Iterable[str], rows: Iterable[Iterable]) -> str:
+    """A MyST/markdown table with any number of columns.
+
+    >>> print(markdown_rows(["a", "b"], [(1, 2)]))
+    | a | b |
+    |---|---|
+    | 1 | 2 |
+    """
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def markdown_table(rows: Iterable[tuple[str, str, str]]) -> str:
+    """A chapter's inputs table from (parameter, value, source) rows."""
+    return markdown_rows(("parameter", "value", "source"), [(f"`{p}`", v, s) for p, v, s in rows])
 
 
 # --- validation helpers: every message names the parameter, its value and the allowed range ---

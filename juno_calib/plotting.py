@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import units
+from .deployment import Deployment, Plan, reachable
 from .geometry import PMT_HAMAMATSU, PMT_KIND_NAMES, PMT_NNVT, PMT_SPMT, Geometry, PMTLayout
 
 # colour-blind-safe (Okabe-Ito) colours per PMT type
@@ -150,3 +151,35 @@ def draw_coverage_profile(ax, cos_edges, profiles: Mapping[str, np.ndarray], *,
     ax.set_xlabel(r"$\cos\theta$ of the direction from the CD centre")
     ax.set_ylabel("photocathode coverage [%]")
     return arts
+
+
+def plot_plan_plane(ax, deployment: Deployment, plan: Plan | None = None, *, grid: int = 241):
+    """Draw the vertical plane y = 0: each system's reach and the plan's points (axes in m)."""
+    from matplotlib.patches import Circle
+
+    d, m = deployment, units.m
+    x, z = np.meshgrid(np.linspace(-d.r_ls, d.r_ls, grid), np.linspace(-d.r_ls, d.r_ls, grid))
+    cls = reachable("CLS", np.stack([x, 0 * x, z], -1), d)
+    artists = [ax.contourf(x / m, z / m, cls, levels=[0.5, 1.5], colors=["tab:orange"], alpha=0.25)]
+    artists.append(ax.add_patch(Circle((0, 0), d.r_ls / m, fill=False, color="k", lw=1.2)))
+    artists.append(ax.add_patch(Circle((0, 0), d.r_tir / m, fill=False, ls="--", color="tab:red", lw=1)))
+    r_rov = (d.r_ls - d.rov_margin) / m
+    artists.append(ax.add_patch(Circle((0, 0), r_rov, fill=False, ls=":", color="grey")))
+    th = np.linspace(d.gt_theta_min, d.gt_theta_max, 200)
+    artists += ax.plot(d.r_gt * np.sin(th) / m, d.r_gt * np.cos(th) / m, color="tab:green", lw=3, alpha=0.4)
+    artists += ax.plot([0, 0], [-d.acu_z_max / m, d.acu_z_max / m], color="tab:blue", lw=3, alpha=0.4)
+    top, side = d.cls_anchors()
+    for sgn in (1, -1):
+        artists += ax.plot(sgn * np.array([top[0], side[0]]) / m, np.array([top[1], side[1]]) / m,
+                           "^", color="tab:orange", ms=8)
+    if plan is not None:
+        colors = {"ACU": "tab:blue", "CLS": "tab:orange", "GT": "tab:green", "ROV": "grey"}
+        for system, color in colors.items():
+            sel = plan.system == system
+            if np.any(sel):
+                artists.append(ax.scatter(plan.position[sel, 0] / m, plan.position[sel, 2] / m, s=9,
+                                          color=color, label=f"{system} ({int(sel.sum())})", zorder=3))
+    ax.set_aspect("equal")
+    ax.set_xlabel("x [m]  (x < 0: phi = 180 deg)")
+    ax.set_ylabel("z [m]")
+    return artists
