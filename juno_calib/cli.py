@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .chapters import ROOT, chapters, get_chapter
 
@@ -57,9 +59,14 @@ def _cmd_run(args) -> int:
 
 def _cmd_book(args) -> int:
     t0 = time.perf_counter()
-    jb = [sys.executable, "-m", "jupyter_book"]
-    subprocess.run([*jb, "clean", "--all", str(ROOT)], check=True)
-    proc = subprocess.run([*jb, "build", "-W", "-n", "--keep-going", str(ROOT)])
+    # the jupyter-book script installed beside this interpreter (the package has no __main__)
+    script = Path(sys.executable).with_name("jupyter-book")
+    jb = str(script) if script.exists() else shutil.which("jupyter-book")
+    if jb is None:
+        print("juno-calib: error: jupyter-book is not installed (pip install -e .)", file=sys.stderr)
+        return 2
+    subprocess.run([jb, "clean", "--all", str(ROOT)], check=True)
+    proc = subprocess.run([jb, "build", "-W", "-n", "--keep-going", str(ROOT)])
     print(f"book build time: {time.perf_counter() - t0:.0f} s (exit {proc.returncode})")
     return proc.returncode
 
