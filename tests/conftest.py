@@ -1,4 +1,5 @@
-"""Shared fixtures: seeded generators, a loaded detector configuration, and a chapter runner."""
+"""Shared fixtures: a seeded generator, the design configuration's parameter sets and response,
+and a chapter runner."""
 
 from __future__ import annotations
 
@@ -11,6 +12,35 @@ from juno_calib.rng import make_rng
 def rng():
     """A generator with a fixed seed: tests are reproducible, never tuned to a seed."""
     return make_rng(20211004)
+
+
+@pytest.fixture(scope="session")
+def geometry():
+    from juno_calib.geometry import Geometry
+
+    return Geometry.load("design")
+
+
+@pytest.fixture(scope="session")
+def optics():
+    from juno_calib.optics import Optics
+
+    return Optics.load("design")
+
+
+@pytest.fixture(scope="session")
+def scint():
+    from juno_calib.physics import Scintillator
+
+    return Scintillator.load("design")
+
+
+@pytest.fixture(scope="session")
+def response():
+    """The design detector response with a coarser total map (the tests measure its accuracy)."""
+    from juno_calib.response import DetectorResponse
+
+    return DetectorResponse.load("design", map_shape=(48, 9))
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,10 @@ from juno_calib.events import (
     simulate_positrons,
     simulate_source,
 )
-from juno_calib.physics import ELECTRON_MASS, Scintillator, electron_visible, positron_visible
+from juno_calib.physics import ELECTRON_MASS, electron_visible, positron_visible
 from juno_calib.sources import get_source
 
 GEO = SimpleNamespace(r_ls=17700.0)
-
-
-@pytest.fixture(scope="module")
-def scint():
-    return Scintillator.load()
 
 
 def test_reference_gamma_normalisation(scint, rng):

@@ -21,14 +21,9 @@ from juno_calib.gamma import (
     sample_compton,
 )
 from juno_calib.params import load_quantities
-from juno_calib.physics import AVOGADRO, Scintillator
+from juno_calib.physics import AVOGADRO
 
 CM2_G = units.cm**2 / units.g
-
-
-@pytest.fixture(scope="module")
-def scint():
-    return Scintillator.load()
 
 
 @pytest.fixture(scope="module")

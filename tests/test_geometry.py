@@ -15,7 +15,6 @@ from juno_calib.geometry import (
     PMT_HAMAMATSU,
     PMT_NNVT,
     PMT_SPMT,
-    Geometry,
     PMTLayout,
     cartesian_to_spherical,
     coverage_profile,
@@ -25,11 +24,6 @@ from juno_calib.geometry import (
     sample_uniform_ls,
     spherical_to_cartesian,
 )
-
-
-@pytest.fixture(scope="module")
-def geometry():
-    return Geometry.load("design")
 
 
 @pytest.fixture(scope="module")

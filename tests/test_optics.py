@@ -12,9 +12,7 @@ import pytest
 from scipy import integrate
 
 from juno_calib import units
-from juno_calib.geometry import Geometry
 from juno_calib.optics import (
-    Optics,
     attenuation,
     boundary_transmission,
     cathode_projection,
@@ -25,16 +23,6 @@ from juno_calib.optics import (
     rayleigh_scattered_fraction,
     tir_radius,
 )
-
-
-@pytest.fixture(scope="module")
-def optics():
-    return Optics.load("design")
-
-
-@pytest.fixture(scope="module")
-def geometry():
-    return Geometry.load("design")
 
 
 def _disk_solid_angle_numeric(d, a, eta):

@@ -10,7 +10,6 @@ import pytest
 from juno_calib import units
 from juno_calib.params import load_quantities
 from juno_calib.physics import (
-    Scintillator,
     collision_stopping_power,
     electron_visible,
     light_unnormalised,
@@ -19,11 +18,6 @@ from juno_calib.physics import (
 )
 
 MASS_SP = units.MeV * units.cm**2 / units.g
-
-
-@pytest.fixture(scope="module")
-def scint():
-    return Scintillator.load()
 
 
 @pytest.fixture(scope="module")

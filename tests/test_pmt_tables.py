@@ -9,20 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from juno_calib.geometry import Geometry, sample_uniform_ls
+from juno_calib.geometry import sample_uniform_ls
 from juno_calib.optics import Optics, tir_radius
 from juno_calib.pmt_tables import PMTTable, _orthonormal_frame, bilinear
-from juno_calib.response import DetectorResponse
-
-
-@pytest.fixture(scope="module")
-def response():
-    return DetectorResponse.load("design", map_shape=(48, 9))
-
-
-@pytest.fixture(scope="module")
-def geometry():
-    return Geometry.load("design")
 
 
 def _irregular_directions(n):

@@ -26,11 +26,6 @@ from juno_calib.response import (
 K = 4.0  # width of the statistical bands, in standard deviations
 
 
-@pytest.fixture(scope="module")
-def response():
-    return DetectorResponse.load("design", map_shape=(48, 9))
-
-
 def _point_events(n, position, e_vis):
     return np.arange(n), np.tile(np.asarray(position, float), (n, 1)), np.full(n, float(e_vis))
 
