@@ -27,6 +27,14 @@ def test_light_yield_matches_the_design_configuration(glued):
     )
 
 
+def test_as_built_configuration_gives_its_light_yield_and_a_narrower_resolution(run_fast, glued):
+    built = run_fast("03_detector_response", config="as_built").glued
+    assert abs(built["light_yield_center"] - 1785.0) < 5 * built["light_yield_err"], (
+        "as_built: the n-H peak at the centre must return PERF25's 1,785 PE/MeV")
+    # photo-statistics term scales as 1/sqrt(Y0): sqrt(1345/1785) = 0.868
+    assert built["res_a_pct"] / glued["res_a_pct"] == pytest.approx(np.sqrt(1345.0 / 1785.0), rel=0.1)
+
+
 def test_total_reflection_radius(glued):
     assert glued["r_total_reflection_m"] == pytest.approx((17.70 + 0.12) * 1.333 / 1.4955, rel=1e-6), (
         "onset (R + t) n_w / n_LS: the water surface is outside the acrylic")
