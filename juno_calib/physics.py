@@ -302,10 +302,13 @@ def light_unnormalised(t, scint: Scintillator, *, positron: bool = False) -> np.
     """
     t = np.asarray(t, dtype=float)
     tab = scint._light_tables
-    if t.size and (np.nanmin(t) < 0 or np.nanmax(t) > tab.t[-1] or np.isnan(t).any()):
+    if t.size and not np.all(np.isfinite(t)):
+        n_bad = int(np.sum(~np.isfinite(t)))
+        raise ValueError(f"kinetic energy must be finite, got {n_bad} NaN/inf value(s)")
+    if t.size and (t.min() < 0 or t.max() > tab.t[-1]):
         raise ValueError(
             f"kinetic energy must be in [0, {tab.t[-1]:g}] MeV (light_table_e_max), got "
-            f"values in [{np.nanmin(t):g}, {np.nanmax(t):g}]")
+            f"values in [{t.min():g}, {t.max():g}]")
     values = tab.positron if positron else tab.electron
     slope = tab.slope_p if positron else tab.slope_e
     return np.where(t < tab.t[0], t * slope, np.interp(t, tab.t, values))

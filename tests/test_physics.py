@@ -104,3 +104,10 @@ def test_out_of_table_energy_rejected(scint):
         electron_visible(100.0, scint)
     with pytest.raises(ValueError, match="must be > 0"):
         stopping_power(0.0, scint)
+
+
+def test_electron_energy_must_be_finite_and_in_the_table(scint):
+    with pytest.raises(ValueError, match="kinetic energy must be finite, got 1 NaN/inf value"):
+        electron_visible(np.array([1.0, np.nan]), scint)
+    with pytest.raises(ValueError, match=r"kinetic energy must be in \[0, 30\] MeV"):
+        electron_visible(np.array([-1.0]), scint)
