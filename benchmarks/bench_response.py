@@ -26,9 +26,9 @@ import tracemalloc
 
 import numpy as np
 
-from juno_calib.geometry import sample_uniform_ls
-from juno_calib.response import DetectorResponse
-from juno_calib.rng import make_rng
+from juno_calib.core.rng import make_rng
+from juno_calib.detector.geometry import sample_uniform_ls
+from juno_calib.detector.response import DetectorResponse
 
 
 def _timed(fn, repeat=1):

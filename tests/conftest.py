@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from juno_calib.rng import make_rng
+from juno_calib.core.rng import make_rng
 
 
 @pytest.fixture
@@ -16,21 +16,21 @@ def rng():
 
 @pytest.fixture(scope="session")
 def geometry():
-    from juno_calib.geometry import Geometry
+    from juno_calib.detector.geometry import Geometry
 
     return Geometry.load("design")
 
 
 @pytest.fixture(scope="session")
 def optics():
-    from juno_calib.optics import Optics
+    from juno_calib.detector.optics import Optics
 
     return Optics.load("design")
 
 
 @pytest.fixture(scope="session")
 def scint():
-    from juno_calib.physics import Scintillator
+    from juno_calib.particles.scintillator import Scintillator
 
     return Scintillator.load("design")
 
@@ -38,7 +38,7 @@ def scint():
 @pytest.fixture(scope="session")
 def response():
     """The design detector response with a coarser total map (the tests measure its accuracy)."""
-    from juno_calib.response import DetectorResponse
+    from juno_calib.detector.response import DetectorResponse
 
     return DetectorResponse.load("design", map_shape=(48, 9))
 
@@ -49,7 +49,7 @@ def run_fast(tmp_path_factory):
 
     Results are cached per (chapter, parameters) for the session.
     """
-    from juno_calib.runner import run_chapter
+    from juno_calib.book.runner import run_chapter
 
     cache = {}
     out = tmp_path_factory.mktemp("runs")

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from juno_calib.beta import B12Decay, b12_spectrum, beta_spectrum, fermi_function, sample_b12
+from juno_calib.particles.beta import B12Decay, b12_spectrum, beta_spectrum, fermi_function, sample_b12
 
 
 @pytest.fixture(scope="module")

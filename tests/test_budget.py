@@ -7,28 +7,25 @@ import math
 import numpy as np
 import pytest
 
-from juno_calib import units
-from juno_calib.budget import (
-    PROGRAMMES,
+from juno_calib.calibration.peak_statistics import shell_representatives, simulated_peak
+from juno_calib.core import units
+from juno_calib.hardware.budget import (
     Programme,
     calibration_peak,
     daq_time_needed,
     events_needed,
     hours_what_if,
-    load_table2,
     map_statistics,
     peak_precision_toy,
     peak_rate,
     programme_time,
     run_times,
-    shell_representatives,
     sigma_rel_photostatistics,
-    simulated_peak,
     source_statistics,
-    table2_minutes,
     yearly_budget,
 )
-from juno_calib.deployment import programme_plan
+from juno_calib.hardware.deployment import programme_plan
+from juno_calib.hardware.programme import PROGRAMMES, load_table2, table2_minutes
 
 # seed 000, Table 2 summed by hand: 1262 + 5 x 17 + 333 + 100; 27 + 54 + 40 + 23; 5 + 20
 TABLE2_TOTALS = {"comprehensive": 1780.0, "monthly": 144.0, "weekly": 25.0}
@@ -68,7 +65,7 @@ def test_weekly_overhead_closed_form():
     # top of the sphere down the axis to the bottom point and back: 2 x (r_ls + z_max).
     prog = Programme.load()
     runs = run_times("weekly", prog)
-    from juno_calib.deployment import Deployment
+    from juno_calib.hardware.deployment import Deployment
     d = Deployment.load()
     amc = runs[0]
     assert amc.motion == pytest.approx(2 * (d.r_ls + d.acu_z_max) / prog.speed_acu, rel=1e-9)
@@ -190,14 +187,14 @@ def test_bad_inputs_rejected_clearly():
 
 @pytest.fixture(scope="module")
 def detector():
-    from juno_calib.physics import Scintillator
-    from juno_calib.response import DetectorResponse
+    from juno_calib.detector.response import DetectorResponse
+    from juno_calib.particles.scintillator import Scintillator
 
     return DetectorResponse.load("design", map_shape=(48, 9)), Scintillator.load("design")
 
 
 def test_simulated_nH_peak_at_the_centre(detector, rng):
-    from juno_calib.sources import get_source
+    from juno_calib.hardware.sources import get_source
 
     resp, scint = detector
     y0, dark = resp.pmts.light_yield_center, resp.dark_mean["lpmt"]
@@ -221,8 +218,8 @@ def test_simulated_nH_peak_at_the_centre(detector, rng):
 
 
 def test_simulated_peak_follows_the_local_yield_and_widens_beyond_tir(detector, rng):
-    from juno_calib.deployment import Deployment
-    from juno_calib.sources import get_source
+    from juno_calib.hardware.deployment import Deployment
+    from juno_calib.hardware.sources import get_source
 
     resp, scint = detector
     r_tir = Deployment.load("design").r_tir

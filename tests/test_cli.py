@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from juno_calib.chapters import chapters, get_chapter
-from juno_calib.cli import main
+from juno_calib.book.chapters import chapters, get_chapter
+from juno_calib.book.cli import main
 
 SELFTEST = textwrap.dedent(
     '''\
@@ -122,7 +122,7 @@ def test_values_glued_without_display_are_read_back(tmp_path):
     """glue(..., display=False) stores its payload under a mime prefix; the runner reads it."""
     import nbformat
 
-    from juno_calib.runner import read_glued
+    from juno_calib.book.runner import read_glued
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("")

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from juno_calib import units
-from juno_calib.deployment import (
+from juno_calib.core import units
+from juno_calib.hardware.deployment import (
     SYSTEMS,
     Deployment,
     Plan,
@@ -33,8 +33,8 @@ def test_tir_radius_from_refractive_indices(dep):
     # (r_ls + t_acrylic) n_water / n_ls = 17.82 m x 1.333 / 1.4955 = 15.884 m: the water surface
     # is outside the 12 cm acrylic (physics-inputs.md: R n_w / n_LS = 15.777 m neglects it)
     assert dep.r_tir / units.m == pytest.approx(17.82 * 1.333 / 1.4955, rel=1e-9)
-    from juno_calib.geometry import Geometry
-    from juno_calib.optics import Optics, tir_radius
+    from juno_calib.detector.geometry import Geometry
+    from juno_calib.detector.optics import Optics, tir_radius
     assert dep.r_tir == pytest.approx(tir_radius(Optics.load(), Geometry.load(), acrylic=True), rel=1e-12)
     shells = map_shells(dep)
     assert np.any(np.isclose(shells, dep.r_tir)), "a shell sits on the TIR radius"

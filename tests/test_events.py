@@ -7,16 +7,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from juno_calib.events import (
+from juno_calib.hardware.sources import get_source, simulate_source
+from juno_calib.particles.events import (
     capsule_transport,
     simulate_b12,
     simulate_electrons,
     simulate_gammas,
     simulate_positrons,
-    simulate_source,
 )
-from juno_calib.physics import ELECTRON_MASS, electron_visible, positron_visible
-from juno_calib.sources import get_source
+from juno_calib.particles.scintillator import ELECTRON_MASS
+from juno_calib.particles.visible import electron_visible, positron_visible
 
 GEO = SimpleNamespace(r_ls=17700.0)
 
@@ -76,9 +76,9 @@ def test_neutron_source_capture_is_displaced_and_delayed(scint, rng):
 
 
 def test_capture_displacement_follows_age_diffusion(scint, rng):
-    from juno_calib.events import _capture_displacement
+    from juno_calib.particles.events import capture_displacement
 
-    x = _capture_displacement(100_000, rng=rng, scint=scint)
+    x = capture_displacement(100_000, rng=rng, scint=scint)
     l2 = scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed * scint.capture_time
     # <r^2> = 6 (tau + L^2): slowing-down (Fermi age) plus thermal diffusion
     assert np.mean(np.sum(x**2, axis=1)) == pytest.approx(6 * (scint.fermi_age + l2), rel=0.02)

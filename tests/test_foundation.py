@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from juno_calib import params, units
-from juno_calib.params import ParamSet, check_choice, check_range
-from juno_calib.rng import make_rng, spawn
+from juno_calib.core import params, units
+from juno_calib.core.params import ParamSet, check_choice, check_range
+from juno_calib.core.rng import make_rng, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from juno_calib import units
-from juno_calib.gamma import (
+from juno_calib.core import units
+from juno_calib.core.params import load_quantities
+from juno_calib.particles.gamma import (
     CLASSICAL_ELECTRON_RADIUS,
     ELECTRON_MASS,
     attenuation,
@@ -20,8 +21,7 @@ from juno_calib.gamma import (
     pair_cross_section,
     sample_compton,
 )
-from juno_calib.params import load_quantities
-from juno_calib.physics import AVOGADRO
+from juno_calib.particles.scintillator import AVOGADRO
 
 CM2_G = units.cm**2 / units.g
 
@@ -118,7 +118,8 @@ def test_centre_contained_edge_leaks(scint, rng):
 
 
 def test_gamma_nl_below_electron(scint, rng):
-    from juno_calib.physics import electron_visible, light_unnormalised
+    from juno_calib.particles.scintillator import light_unnormalised
+    from juno_calib.particles.visible import electron_visible, visible_scale
 
     for energy in (0.662, 1.0, 4.43):
         n = 5000
@@ -127,7 +128,7 @@ def test_gamma_nl_below_electron(scint, rng):
                               scint=scint, r_ls=None)
         light = np.where(cas.positron, light_unnormalised(cas.energy, scint, positron=True),
                          light_unnormalised(cas.energy, scint))
-        gamma_vis = scint.visible_scale * light.sum() / n
+        gamma_vis = visible_scale(scint) * light.sum() / n
         assert gamma_vis < float(electron_visible(energy, scint)), (
             f"gamma NL below electron NL at {energy} MeV (as published by Daya Bay/JUNO)")
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from juno_calib import units
-from juno_calib.geometry import (
+from juno_calib.core import units
+from juno_calib.detector.geometry import (
     PMT_HAMAMATSU,
     PMT_NNVT,
     PMT_SPMT,

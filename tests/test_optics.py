@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from juno_calib import units
-from juno_calib.optics import (
+from juno_calib.core import units
+from juno_calib.detector.optics import (
     attenuation,
     boundary_transmission,
     cathode_projection,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from juno_calib.geometry import sample_uniform_ls
-from juno_calib.optics import Optics, tir_radius
-from juno_calib.pmt_tables import PMTTable, _orthonormal_frame, bilinear
+from juno_calib.detector.geometry import sample_uniform_ls
+from juno_calib.detector.optics import Optics, tir_radius
+from juno_calib.detector.pmt_tables import PMTTable, _orthonormal_frame, bilinear
 
 
 def _irregular_directions(n):

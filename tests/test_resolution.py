@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from juno_calib.resolution import fit_peak, fit_resolution, resolution_curve
+from juno_calib.calibration.resolution import fit_peak, fit_resolution, resolution_curve
 
 K = 4.0  # width of the statistical bands, in standard deviations
 

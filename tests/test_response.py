@@ -13,15 +13,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from juno_calib import units
-from juno_calib.geometry import sample_uniform_ls
-from juno_calib.optics import tir_radius
-from juno_calib.response import (
-    PMT_HAMAMATSU,
-    PMT_SPMT,
-    DetectorResponse,
-    PMTs,
-)
+from juno_calib.core import units
+from juno_calib.detector.geometry import sample_uniform_ls
+from juno_calib.detector.optics import tir_radius
+from juno_calib.detector.response import PMT_HAMAMATSU, PMT_SPMT, DetectorResponse, PMTs
 
 K = 4.0  # width of the statistical bands, in standard deviations
 

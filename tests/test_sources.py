@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from juno_calib import units
-from juno_calib.sources import NAMES, Emission, capture_fractions, catalogue, get_source
+from juno_calib.core import units
+from juno_calib.hardware.sources import NAMES, Emission, capture_fractions, catalogue, get_source
 
 
 def test_catalogue_is_table1_of_seed000():

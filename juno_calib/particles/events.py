@@ -2,17 +2,17 @@
 
 Every generator returns :class:`Deposits`, the flattened list of electron (or positron)
 deposits of ``n_events`` events with their positions, deposited kinetic energy and
-visible-energy equivalent ``e_vis`` (:mod:`juno_calib.physics`, normalised so a contained
+visible-energy equivalent ``e_vis`` (:mod:`juno_calib.particles.visible`, normalised so a contained
 2.223 MeV n-H gamma has mean total e_vis 2.223 MeV). Optics turns e_vis at a position into PE.
 
 Models stated here:
 
 * Electrons deposit at their start point (range mm–cm). Positrons: kinetic e_vis at the
   start point plus two back-to-back 0.511 MeV gammas followed by the cascade.
-* Gammas: the vectorised cascade of :mod:`juno_calib.gamma`, isotropic start directions.
-* Sources (:mod:`juno_calib.sources`): each event picks one decay branch; its gammas start at
-  the source (isotropic; the two 68Ge annihilation gammas back to back). 68Ge positrons
-  stop in the capsule (no positron light).
+* Gammas: the vectorised cascade of :mod:`juno_calib.particles.gamma`, isotropic start directions.
+* Sources (simulated by :mod:`juno_calib.hardware.sources` with these generators): each event
+  picks one decay branch; its gammas start at the source (isotropic; the two 68Ge annihilation
+  gammas back to back). 68Ge positrons stop in the capsule (no positron light).
 * Capsule (``capsule=True``): a steel shell of thickness ``capsule_thickness``. A gamma
   interacts in it with probability ``1 - exp(-mu(E) t)`` (mu from the NIST iron table). An
   interacting gamma is absorbed with probability ``1 - mu_KN/mu`` (photo-absorption, pair), else
@@ -34,6 +34,7 @@ import dataclasses
 
 import numpy as np
 
+from ..core.params import check_choice, check_range
 from .beta import B12Decay, sample_b12
 from .gamma import (
     compton_cascade,
@@ -42,8 +43,8 @@ from .gamma import (
     rotate,
     sample_compton,
 )
-from .params import check_choice, check_range
-from .physics import AVOGADRO, ELECTRON_MASS, Scintillator, electron_visible, positron_visible
+from .scintillator import AVOGADRO, ELECTRON_MASS, Scintillator
+from .visible import electron_visible, positron_visible
 
 PARTS = ("all", "prompt", "capture")
 
@@ -91,15 +92,15 @@ class Deposits:
             time=None if self.time is None else self.time[mask])
 
 
-def _empty(n_events: int) -> Deposits:
+def empty_deposits(n_events: int) -> Deposits:
     return Deposits(n_events, np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0),
                     np.zeros(0), np.zeros(0), np.zeros(n_events))
 
 
-def _merge(parts: list[Deposits], n_events: int) -> Deposits:
+def merge_deposits(parts: list[Deposits], n_events: int) -> Deposits:
     parts = [p for p in parts if p is not None]
     if not parts:
-        return _empty(n_events)
+        return empty_deposits(n_events)
     esc = np.zeros(n_events)
     for p in parts:
         if p.escaped is not None:
@@ -125,7 +126,7 @@ def _positions(positions, n: int) -> np.ndarray:
     return np.array(pos)
 
 
-def _r_ls(geometry) -> float:
+def ls_radius(geometry) -> float:
     r = float(geometry.r_ls)
     check_range("geometry.r_ls", r, 0, np.inf, unit="m", lo_open=True)
     return r
@@ -174,10 +175,10 @@ def simulate_gammas(energy, positions, *, rng: np.random.Generator, scint: Scint
         Vertices, mm (inside the LS).
     rng : numpy.random.Generator
     scint : Scintillator
-    geometry : juno_calib.geometry.Geometry (only ``r_ls`` is used)
+    geometry : juno_calib.detector.geometry.Geometry (only ``r_ls`` is used)
 
     >>> from types import SimpleNamespace
-    >>> from juno_calib.rng import make_rng
+    >>> from juno_calib.core.rng import make_rng
     >>> d = simulate_gammas(np.full(100, 1.0), [0, 0, 0], rng=make_rng(1),
     ...                     scint=Scintillator.load(), geometry=SimpleNamespace(r_ls=17700.0))
     >>> bool(np.allclose(d.per_event("energy") + d.escaped, 1.0))
@@ -187,7 +188,7 @@ def simulate_gammas(energy, positions, *, rng: np.random.Generator, scint: Scint
     pos = _positions(positions, e.size)
     dirs = isotropic_directions(e.size, rng=rng)
     return _gamma_deposits(e, pos, dirs, np.arange(e.size), e.size, rng=rng, scint=scint,
-                           r_ls=_r_ls(geometry))
+                           r_ls=ls_radius(geometry))
 
 
 def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintillator,
@@ -204,8 +205,8 @@ def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintil
     d = isotropic_directions(n, rng=rng)
     ann = _gamma_deposits(np.full(2 * n, ELECTRON_MASS), np.concatenate([pos, pos]),
                           np.concatenate([d, -d]), np.tile(np.arange(n), 2), n, rng=rng,
-                          scint=scint, r_ls=_r_ls(geometry))
-    return _merge([kin, ann], n)
+                          scint=scint, r_ls=ls_radius(geometry))
+    return merge_deposits([kin, ann], n)
 
 
 def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Scintillator):
@@ -238,7 +239,7 @@ def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Sci
     return out, dirs, e - out
 
 
-def _capture_displacement(n, *, rng, scint):
+def capture_displacement(n, *, rng, scint):
     """(n, 3) displacement of the capture point from the neutron source, mm."""
     diff_area = (scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed
                  * scint.capture_time)
@@ -260,12 +261,12 @@ def _branch_gammas(branches, choice):
     return np.concatenate(energies), np.concatenate(events), np.concatenate(b2b)
 
 
-def _emit(branches, n_events, position, *, rng, scint, r_ls, capsule, time=None):
+def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, time=None):
     probs = np.array([b.probability for b in branches], dtype=float)
     choice = rng.choice(len(branches), size=n_events, p=probs / probs.sum())
     e, ev, b2b = _branch_gammas(branches, choice)
     if e.size == 0:
-        return _empty(n_events), choice
+        return empty_deposits(n_events), choice
     pos = np.asarray(position, dtype=float).reshape(-1, 3)
     pos = pos[ev] if pos.shape[0] == n_events else np.broadcast_to(pos, (e.size, 3)).copy()
     dirs = isotropic_directions(e.size, rng=rng)
@@ -285,80 +286,9 @@ def _emit(branches, n_events, position, *, rng, scint, r_ls, capsule, time=None)
     return dataclasses.replace(dep, escaped=dep.escaped + lost), choice
 
 
-def simulate_source(source, n_events: int, position, *, rng: np.random.Generator,
-                    scint: Scintillator, geometry, capsule: bool = True,
-                    part: str = "all") -> Deposits:
-    """Deposits of ``n_events`` decays of a calibration source at ``position``.
-
-    Parameters
-    ----------
-    source : juno_calib.sources.Source
-        E.g. ``get_source("Cs137")``.
-    n_events : int
-        Number of decays (or emitted neutrons for Am-Be / Am-C).
-    position : (3,) array_like
-        Source position, mm, inside the LS.
-    rng : numpy.random.Generator
-    scint : Scintillator
-    geometry : juno_calib.geometry.Geometry (``r_ls``)
-    capsule : bool
-        Apply the capsule model to gammas emitted at the source (not to capture gammas).
-    part : {"all", "prompt", "capture"}
-        For neutron sources: "prompt" = the gammas emitted at the source (time 0),
-        "capture" = only the n-H / n-C capture gammas (time = capture time), "all" = both,
-        in one :class:`Deposits` with their ``time`` (a detector separates them into two
-        triggers ~200 us apart: sum per trigger, not per decay). For other sources the
-        three are the same except "capture", which is empty.
-
-    Returns
-    -------
-    Deposits
-    """
-    from .sources import get_source  # local import: sources is another engineer's module
-
-    check_choice("part", part, PARTS)
-    check_range("n_events", n_events, 0, 10**8)
-    n = int(n_events)
-    r_ls = _r_ls(geometry)
-    pos = np.asarray(position, dtype=float).reshape(3)
-    if np.linalg.norm(pos) > r_ls:
-        raise ValueError(f"source position radius {np.linalg.norm(pos):g} mm is outside the "
-                         f"LS (r_ls = {r_ls:g} mm)")
-    parts = []
-    if part in ("all", "prompt"):
-        dep, choice = _emit(source.branches, n, pos, rng=rng, scint=scint, r_ls=r_ls,
-                            capsule=capsule and source.kind != "capture")
-        parts.append(dep)
-    else:
-        probs = np.array([b.probability for b in source.branches], dtype=float)
-        choice = rng.choice(len(source.branches), size=n, p=probs / probs.sum())
-    if part in ("all", "capture"):
-        has_n = np.array([b.neutron for b in source.branches])[choice]
-        idx = np.flatnonzero(has_n)
-        if idx.size:
-            cap_pos = pos + _capture_displacement(idx.size, rng=rng, scint=scint)
-            cap_time = rng.exponential(scint.capture_time, idx.size)
-            on_h = rng.random(idx.size) < scint.capture_fraction_h
-            inside = np.linalg.norm(cap_pos, axis=1) < r_ls
-            for mask, name in ((on_h, "nH"), (~on_h, "nC12")):
-                sel = mask & inside
-                cap_src = get_source(name)
-                sub, _ = _emit(cap_src.branches, int(sel.sum()), cap_pos[sel], rng=rng,
-                               scint=scint, r_ls=r_ls, capsule=False, time=cap_time[sel])
-                parts.append(dataclasses.replace(
-                    sub, event=idx[sel][sub.event],
-                    escaped=np.bincount(idx[sel], weights=sub.escaped, minlength=n)))
-                out = mask & ~inside
-                if out.any():
-                    e_out = sum(get_source(name).branches[0].gammas)
-                    parts.append(dataclasses.replace(
-                        _empty(n), escaped=np.bincount(idx[out], minlength=n) * e_out))
-    return _merge(parts, n)
-
-
 def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: Scintillator,
                  geometry) -> Deposits:
-    """12B decays at ``positions``: beta (allowed shape, :mod:`juno_calib.beta`) plus the
+    """12B decays at ``positions``: beta (allowed shape, :mod:`juno_calib.particles.beta`) plus the
     4.44 MeV gamma of the 12C 2+ branch."""
     n = int(n_events)
     pos = _positions(positions, n)
@@ -370,5 +300,5 @@ def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: S
     idx = np.flatnonzero(branch == gamma_branch)
     gam = _gamma_deposits(np.full(idx.size, levels[gamma_branch]), pos[idx],
                           isotropic_directions(idx.size, rng=rng), idx, n, rng=rng,
-                          scint=scint, r_ls=_r_ls(geometry))
-    return _merge([beta, gam], n)
+                          scint=scint, r_ls=ls_radius(geometry))
+    return merge_deposits([beta, gam], n)

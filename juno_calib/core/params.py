@@ -7,7 +7,7 @@ Every number the simulation starts from lives in a YAML file under ``data/`` as:
 A parameter set is a frozen dataclass deriving from :class:`ParamSet`. Its ``_section``
 names the file ``data/<section>.yaml``; a detector *configuration* (``design`` or
 ``as_built``) is the set of base files plus the overrides in ``data/config/<config>.yaml``.
-Values are converted to internal units (:mod:`juno_calib.units`) on loading; the original
+Values are converted to internal units (:mod:`juno_calib.core.units`) on loading; the original
 value, unit and source of every field are kept in ``provenance`` for the chapters' input
 tables. Variations are made with :func:`dataclasses.replace`, which re-runs validation.
 """
@@ -32,7 +32,7 @@ CONFIGS = ("design", "as_built")
 def data_dir() -> Path:
     """The ``data/`` folder (``$JUNO_CALIB_DATA`` overrides the checkout's own)."""
     env = os.environ.get("JUNO_CALIB_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -192,7 +192,7 @@ def check_range(name: str, value, lo=-math.inf, hi=math.inf, *, unit: str = "",
                 lo_open: bool = False, hi_open: bool = False) -> None:
     """Raise ``ValueError`` unless ``lo <= value <= hi`` (bounds optionally open), finite.
 
-    ``unit`` (a :mod:`juno_calib.units` name) is used to print the value and the bounds.
+    ``unit`` (a :mod:`juno_calib.core.units` name) is used to print the value and the bounds.
 
     >>> check_range("n_events", 10, 1, 100)
     >>> check_range("n_events", 0, 1, 100)

@@ -24,7 +24,7 @@ reflections from PMT glass and the steel structure, re-emission after absorption
 length is an effective one), and light reflected at the acrylic that is detected elsewhere. The
 first-order Rayleigh term is modelled: scattered photons are re-detected like light from the
 centre (:func:`rayleigh_scattered_fraction`, :func:`rayleigh_redetected`). The per-PMT tables
-and the sampler built on this model are in :mod:`juno_calib.pmt_tables`.
+and the sampler built on this model are in :mod:`juno_calib.detector.pmt_tables`.
 
 Shapes: vertices ``(..., 3)`` and PMT positions ``(N, 3)`` in mm broadcast to ``(..., N)``.
 """
@@ -35,8 +35,8 @@ import dataclasses
 
 import numpy as np
 
+from ..core.params import ParamSet, check_range
 from .geometry import disk_solid_angle
-from .params import ParamSet, check_range
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -104,7 +104,7 @@ def cathode_projection(cos_eta, aspect):
 def cathode_solid_angle(distance, radius, cos_eta, aspect):
     """Solid angle (sr) of a spheroidal photocathode cap seen from ``distance`` at angle ``eta``.
 
-    The exact on-axis disk expression (:func:`juno_calib.geometry.disk_solid_angle`) times the
+    The exact on-axis disk expression (:func:`juno_calib.detector.geometry.disk_solid_angle`) times the
     cap's projected area relative to its base disk (:func:`cathode_projection`). The product is
     exact on axis and in the far field; off axis it neglects terms of order ``(a/d)^2``
     (``a/d <= 0.15`` for a vertex in the LS and a 20-inch PMT). Arrays broadcast.

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import units
-from .deployment import Deployment, Plan, reachable
-from .geometry import PMT_HAMAMATSU, PMT_KIND_NAMES, PMT_NNVT, PMT_SPMT, Geometry, PMTLayout
+from ..core import units
+from ..detector.geometry import PMT_HAMAMATSU, PMT_KIND_NAMES, PMT_NNVT, PMT_SPMT, Geometry, PMTLayout
+from ..hardware.deployment import Deployment, Plan, reachable
 
 # colour-blind-safe (Okabe-Ito) colours per PMT type
 PMT_COLORS = {PMT_NNVT: "#0072B2", PMT_HAMAMATSU: "#D55E00", PMT_SPMT: "#009E73"}

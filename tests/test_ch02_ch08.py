@@ -8,8 +8,8 @@ import ast
 import nbformat
 import pytest
 
-from juno_calib.budget import Programme, yearly_budget
-from juno_calib.deployment import comprehensive_plan
+from juno_calib.hardware.budget import Programme, yearly_budget
+from juno_calib.hardware.deployment import comprehensive_plan
 
 
 def _glued(result) -> dict:
@@ -38,8 +38,8 @@ def test_ch02_glues_the_plan_split(run_fast):
 
 
 @pytest.mark.notebook
-def test_ch07_glues_table2_and_the_yearly_budget(run_fast):
-    g = _glued(run_fast("07_time_budget"))
+def test_ch08_glues_table2_and_the_yearly_budget(run_fast):
+    g = _glued(run_fast("08_time_budget"))
     # seed 000, Table 2: 1780 (comprehensive), 144 (monthly), 25 (weekly) DAQ minutes
     assert g["daq_minutes_comprehensive"] == pytest.approx(1780.0)
     assert g["daq_minutes_monthly"] == pytest.approx(144.0)
@@ -52,8 +52,8 @@ def test_ch07_glues_table2_and_the_yearly_budget(run_fast):
 
 
 @pytest.mark.notebook
-def test_ch07_uses_the_simulated_resolution(run_fast):
-    g = _glued(run_fast("07_time_budget"))
+def test_ch08_uses_the_simulated_resolution(run_fast):
+    g = _glued(run_fast("08_time_budget"))
     # n-H peak at the centre: 1/sqrt(Y0 E) = 1.83% for 1345 PE/MeV (design); dark noise (c-term)
     # and the cascade's light fluctuation only widen it, and seed 000's a ~ 2.7%/sqrt(E) scale keeps
     # it near 2% at 2.2 MeV

@@ -21,8 +21,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import units
-from .params import ParamSet, check_choice, check_range
+from ..core import units
+from ..core.params import ParamSet, check_choice, check_range
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 PMT_KINDS = (PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT)

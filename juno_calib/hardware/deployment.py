@@ -30,8 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units
-from .params import ParamSet, Quantity, check_choice, check_range, load_quantities
+from ..core import units
+from ..core.params import ParamSet, Quantity, check_choice, check_range, load_quantities
+from .programme import PROGRAMMES, load_table2
 
 SYSTEMS = ("ACU", "CLS", "GT", "ROV")
 LASER = "Laser"  # the ACU laser diffuser ball: a plan entry that is not a radioactive source
@@ -113,7 +114,7 @@ class Deployment(ParamSet):
     def r_tir(self) -> float:
         """Radius beyond which some light meets the water surface past the critical angle.
 
-        The same onset as :func:`juno_calib.optics.tir_radius` with ``acrylic=True``:
+        The same onset as :func:`juno_calib.detector.optics.tir_radius` with ``acrylic=True``:
         ``n r sin(angle)`` is conserved along a ray through concentric shells, and the water
         surface is at ``r_ls + acrylic_thickness``, so the onset is
         ``(r_ls + acrylic_thickness) n_water / n_ls`` (10.7 cm beyond ``r_ls n_water / n_ls``).
@@ -243,7 +244,7 @@ class Plan:
 
     position : (N, 3) mm, plane y = 0 (x >= 0 is phi = 0) unless stated.
     system : (N,) str, one of :data:`SYSTEMS`.
-    source : (N,) str, :mod:`juno_calib.sources` names or ``"Laser"``.
+    source : (N,) str, :mod:`juno_calib.hardware.sources` names or ``"Laser"``.
     daq_time : (N,) internal ns of data taking at the point.
     """
 
@@ -361,8 +362,6 @@ def _tune(build, count, target: int):
 
 
 def _table_time(programme: str, source: str, system: str) -> float:
-    from .budget import load_table2  # lazy: budget builds on the plans of this module
-
     for row in load_table2():
         if row.programme == programme and row.source == source and row.system == system:
             return row.daq_time / row.points
@@ -411,7 +410,7 @@ def gt_points(d: Deployment, n: int) -> np.ndarray:
 
 
 def row_plan(row, deployment: Deployment | None = None) -> Plan:
-    """The points of one Table 2 row (a :class:`juno_calib.budget.Table2Row`)."""
+    """The points of one Table 2 row (a :class:`juno_calib.hardware.budget.Table2Row`)."""
     d = _dep(deployment)
     per_point = row.daq_time / row.points
     if row.placement == "map":
@@ -435,8 +434,6 @@ def row_plan(row, deployment: Deployment | None = None) -> Plan:
 
 def programme_plan(programme: str, deployment: Deployment | None = None) -> Plan:
     """Every point of one programme of Table 2 ("comprehensive", "monthly", "weekly")."""
-    from .budget import PROGRAMMES, load_table2
-
     check_choice("programme", programme, PROGRAMMES)
     d = _dep(deployment)
     rows = [r for r in load_table2() if r.programme == programme]

@@ -22,9 +22,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .params import CONFIGS
+from ..core.params import CONFIGS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 _TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
 

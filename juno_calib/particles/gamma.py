@@ -30,15 +30,13 @@ import math
 
 import numpy as np
 
-from . import units
-from .physics import (
+from ..core import units
+from .scintillator import (
     AVOGADRO,
     CLASSICAL_ELECTRON_RADIUS,
     ELECTRON_MASS,
     Scintillator,
-    light_unnormalised,
 )
-from .rng import make_rng
 
 MICROBARN = 1e-28 * units.m**2 * 1e-6  #: unit of the pair-production fit coefficients
 _MAX_GENERATIONS = 10_000
@@ -322,18 +320,3 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
     return Cascade(event=flat[0][keep], position=flat[1][keep], energy=flat[2][keep],
                    positron=flat[3][keep], escaped=escaped)
 
-
-def reference_gamma_light(scint: Scintillator) -> float:
-    """Mean unnormalised light ``sum L`` of a ``reference_gamma_energy`` gamma, infinite LS.
-
-    Deterministic: uses the library seed ``scint.normalisation_seed`` (data). This fixes the
-    e_vis scale (:attr:`juno_calib.physics.Scintillator.visible_scale`).
-    """
-    n = int(scint.normalisation_gammas)
-    rng = make_rng(int(scint.normalisation_seed))
-    dirs = isotropic_directions(n, rng=rng)
-    cas = compton_cascade(np.full(n, scint.reference_gamma_energy), np.zeros((n, 3)), dirs,
-                          np.arange(n), n, rng=rng, scint=scint, r_ls=None)
-    light = np.where(cas.positron, light_unnormalised(cas.energy, scint, positron=True),
-                     light_unnormalised(cas.energy, scint))
-    return float(light.sum() / n)

@@ -7,15 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from juno_calib import units
-from juno_calib.params import load_quantities
-from juno_calib.physics import (
-    collision_stopping_power,
-    electron_visible,
-    light_unnormalised,
-    positron_visible,
-    stopping_power,
-)
+from juno_calib.core import units
+from juno_calib.core.params import load_quantities
+from juno_calib.particles.scintillator import collision_stopping_power, light_unnormalised, stopping_power
+from juno_calib.particles.visible import electron_visible, positron_visible, visible_scale
 
 MASS_SP = units.MeV * units.cm**2 / units.g
 
@@ -68,7 +63,7 @@ def test_scintillation_only_limit_is_linear(scint):
     lin = dataclasses.replace(scint, birks_kb=0.0, cherenkov_weight=0.0)
     t = np.array([0.0005, 0.05, 0.7, 3.0, 12.0])
     assert np.allclose(electron_visible(t, lin), t, rtol=1e-4)
-    assert lin.visible_scale == pytest.approx(1.0, rel=1e-9), (
+    assert visible_scale(lin) == pytest.approx(1.0, rel=1e-9), (
         "with a linear response a contained 2.223 MeV gamma sees exactly 2.223 MeV")
 
 

@@ -3,7 +3,7 @@
 Two sides:
 
 - **Detector time.** Table 2 (``data/calibration_programme.yaml``) gives points and DAQ minutes
-  per programme; the plans of :mod:`juno_calib.deployment` carry them point by point. On top
+  per programme; the plans of :mod:`juno_calib.hardware.deployment` carry them point by point. On top
   comes an overhead model (stated assumptions, :class:`Programme`): per run (one source on one
   system) a source swap; per point a settling time; the motion along the plan's path at the
   system's speed, starting and ending at the system's home (the chimney top for ACU and CLS,
@@ -13,8 +13,9 @@ Two sides:
   fixes its mean to sigma/E / sqrt(N); the events needed for a relative precision p are
   N = (sigma/E / p)^2 (:func:`events_needed`), and the DAQ time is N over the detected peak rate
   activity x branch fraction x efficiency (:func:`daq_time_needed`). sigma/E is an input
-  (:func:`source_statistics`, :func:`map_statistics`); :func:`simulated_peak` measures it with
-  the detector-response library (:mod:`juno_calib.response`) for a source at given positions.
+  (:func:`source_statistics`, :func:`map_statistics`);
+  :func:`juno_calib.calibration.peak_statistics.simulated_peak` measures it with the
+  detector-response library for a source at given positions.
 """
 
 from __future__ import annotations
@@ -25,40 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units
+from ..core import units
+from ..core.params import ParamSet, check_choice, check_range
 from .deployment import LASER, Deployment, Plan, programme_plan
-from .params import ParamSet, check_choice, check_range, load_yaml
-
-PROGRAMMES = ("comprehensive", "monthly", "weekly")
-
-
-@dataclass(frozen=True)
-class Table2Row:
-    """One row of seed 000, Table 2 (DAQ time in internal ns)."""
-
-    programme: str
-    source: str
-    system: str
-    points: int
-    placement: str
-    daq_time: float
-    provenance: str
-
-
-def load_table2() -> tuple[Table2Row, ...]:
-    """Seed 000, Table 2, from ``data/calibration_programme.yaml``."""
-    rows = []
-    for raw in load_yaml("calibration_programme")["table2"]:
-        q = raw["daq_time"]
-        rows.append(Table2Row(raw["programme"], raw["source"], raw["system"], int(raw["points"]),
-                              raw["placement"], units.to_internal(float(q["value"]), q["unit"]), q["source"]))
-    return tuple(rows)
-
-
-def table2_minutes(programme: str) -> float:
-    """Total DAQ minutes of ``programme`` as printed in Table 2."""
-    check_choice("programme", programme, PROGRAMMES)
-    return sum(r.daq_time for r in load_table2() if r.programme == programme) / units.minute
+from .programme import PROGRAMMES, load_table2
+from .sources import capture_fractions, get_source
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,10 +229,8 @@ def calibration_peak(source_name: str, config: str = "design", **source_override
     """(peak energy, branch fraction per decay) of the peak a source is calibrated with.
 
     Neutron sources are calibrated with the n-H capture gamma: the branch fraction is then the
-    fraction of neutrons captured on H (:func:`juno_calib.sources.capture_fractions`).
+    fraction of neutrons captured on H (:func:`juno_calib.hardware.sources.capture_fractions`).
     """
-    from .sources import capture_fractions, get_source
-
     if source_name == LASER:
         raise ValueError("the laser is not a radioactive source: it has no calibration peak")
     src = get_source(source_name, config, **source_overrides)
@@ -294,8 +264,6 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
     peak rate, the events and the time per point (minutes) needed for ``precision``, Table 2's
     time per point (``table_min``) and the precision reached in it.
     """
-    from .sources import get_source
-
     check_range("precision", precision, 0.0, 1.0, lo_open=True, hi_open=True)
     prog = Programme.load() if prog is None else prog
     rows = [r for r in load_table2() if r.source != LASER and r.programme == "comprehensive"]
@@ -338,99 +306,9 @@ def map_statistics(sigma_rel, precision: float, rate: float, table_time: float) 
 # --- the simulated resolution of a calibration peak (response library) --------------------------
 
 
-def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator, response, scint,
-                   part: str | None = None) -> dict[str, np.ndarray]:
-    """The calibration peak of ``source`` at each of ``positions``, from the response library.
-
-    At every position, decays are simulated with :func:`juno_calib.events.simulate_source`
-    (capsule included; neutron sources: their n-H/n-C capture gammas, ``part="capture"``),
-    turned into LPMT PE with the total-PE path of :class:`juno_calib.response.DetectorResponse`
-    (Poisson photo-statistics at the local yield of every deposit, Poisson dark noise), the
-    mean dark-noise PE is subtracted and the main peak is fitted with
-    :func:`juno_calib.resolution.fit_peak` (a Gaussian within 2 sigma). Decays without visible
-    deposits are left out.
-
-    Parameters
-    ----------
-    source : juno_calib.sources.Source
-    positions : (K, 3) or (3,) array_like
-        Source positions, mm, inside the LS.
-    n_events : int
-        Decays *in the peak branch* per position: ``n_events / f`` decays are simulated, with f
-        the branch fraction (neutron branches for ``part="capture"``), so that 40K (f = 0.107)
-        gets as many peak events as the other sources.
-    rng : numpy.random.Generator
-    response : juno_calib.response.DetectorResponse
-    scint : juno_calib.physics.Scintillator
-    part : {None, "all", "prompt", "capture"}
-        None: "capture" for neutron sources, "all" otherwise.
-
-    Returns
-    -------
-    dict of (K,) float arrays
-        ``sigma_rel`` (sigma/mean of the PE peak) and ``sigma_rel_err``; ``mean_pe`` (peak
-        position, PE, dark noise subtracted); ``e_vis`` and ``e_vis_sigma_rel``: the same fit of
-        the summed visible energy (MeV), i.e. the peak without photo-statistics and dark noise
-        (its width is the fluctuation of the light of the gamma cascade: quenching, Cherenkov);
-        ``visible_fraction``: fraction of decays with visible deposits.
-    """
-    from .events import PARTS, simulate_source
-    from .resolution import fit_peak
-
-    check_range("n_events", n_events, 200, 1e7)
-    part = ("capture" if source.emits_neutrons else "all") if part is None else part
-    check_choice("part", part, PARTS)
-    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
-    frac = (sum(b.probability for b in source.branches if b.neutron) if part == "capture"
-            else source.peak_fraction())
-    if frac <= 0:
-        raise ValueError(f"source {source.name} has no branch for part = {part!r}")
-    n_decays = int(math.ceil(n_events / frac))
-    dark = response.dark_mean["lpmt"]
-    keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "e_vis", "e_vis_sigma_rel", "visible_fraction")
-    out = {k: np.empty(len(pos)) for k in keys}
-    for k, x in enumerate(pos):  # a few source positions; events are vectorised
-        dep = simulate_source(source, n_decays, x, rng=rng, scint=scint, geometry=response.geometry,
-                              part=part)
-        e_vis = dep.per_event("e_vis")
-        seen = e_vis > 0
-        pe = response.sample(dep, rng=rng).lpmt[seen] - dark
-        f, fe = fit_peak(pe), fit_peak(e_vis[seen])
-        rel = f["sigma"] / f["mean"]
-        out["sigma_rel"][k] = rel
-        out["sigma_rel_err"][k] = rel * math.hypot(f["sigma_err"] / f["sigma"], f["mean_err"] / f["mean"])
-        out["mean_pe"][k] = f["mean"]
-        out["e_vis"][k] = fe["mean"]
-        out["e_vis_sigma_rel"][k] = fe["sigma"] / fe["mean"]
-        out["visible_fraction"][k] = seen.mean()
-    return out
-
-
-def shell_representatives(positions, g, *, r_max: float, tol: float = 1.0) -> np.ndarray:
-    """Indices of one point per distinct radius (shell) of ``positions`` up to ``r_max``.
-
-    positions : (P, 3) mm; g : (P,) relative light yield at the points (e.g.
-    ``response.total_map.g(positions)``); radii within ``tol`` mm are one shell. On each shell
-    the point whose g is closest to the shell's median g represents it. Returns (K,) indices in
-    order of increasing radius.
-    """
-    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
-    g = np.asarray(g, dtype=float)
-    if g.shape != (len(pos),):
-        raise ValueError(f"g must have shape ({len(pos)},) like positions, got {g.shape}")
-    r = np.linalg.norm(pos, axis=1)
-    shell = np.round(r / tol).astype(np.int64)
-    out = []
-    for s in np.unique(shell[r <= r_max]):  # a dozen shells
-        idx = np.flatnonzero(shell == s)
-        out.append(idx[np.argmin(np.abs(g[idx] - np.median(g[idx])))])
-    return np.array(out, dtype=np.int64)
-
-
 __all__ = [
-    "PROGRAMMES", "Programme", "Table2Row", "load_table2", "table2_minutes", "run_times",
+    "Programme", "run_times",
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
     "hours_what_if", "path_length", "home", "Plan", "source_statistics", "map_statistics",
-    "simulated_peak", "shell_representatives",
 ]

@@ -28,8 +28,20 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from . import units
-from .params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
+import numpy as np
+
+from ..core import units
+from ..core.params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
+from ..particles.events import (
+    PARTS,
+    Deposits,
+    capture_displacement,
+    emit_branches,
+    empty_deposits,
+    ls_radius,
+    merge_deposits,
+)
+from ..particles.scintillator import Scintillator
 
 NAMES = ("Cs137", "Mn54", "Co60", "K40", "Ge68", "AmBe", "AmC", "nH", "nC12")
 KINDS = ("gamma", "positron", "neutron", "capture")
@@ -228,8 +240,6 @@ def capture_fractions(config: str = "design") -> dict[str, float]:
     >>> round(f["nH"], 3), round(f["nC12"], 3)
     (0.994, 0.006)
     """
-    from .physics import Scintillator
-
     f_h = Scintillator.load(config).capture_fraction_h
     return {"nH": f_h, "nC12": 1.0 - f_h}
 
@@ -265,3 +275,72 @@ def activity_rows(config: str = "design") -> list[tuple[str, str, str]]:
         if key.startswith("activity_"):
             rows.append((f"sources.{key}", f"{q.value:g} {q.unit}", q.source))
     return rows
+
+
+def simulate_source(source, n_events: int, position, *, rng: np.random.Generator,
+                    scint: Scintillator, geometry, capsule: bool = True,
+                    part: str = "all") -> Deposits:
+    """Deposits of ``n_events`` decays of a calibration source at ``position``.
+
+    Parameters
+    ----------
+    source : Source
+        E.g. ``get_source("Cs137")``.
+    n_events : int
+        Number of decays (or emitted neutrons for Am-Be / Am-C).
+    position : (3,) array_like
+        Source position, mm, inside the LS.
+    rng : numpy.random.Generator
+    scint : Scintillator
+    geometry : juno_calib.detector.geometry.Geometry (``r_ls``)
+    capsule : bool
+        Apply the capsule model to gammas emitted at the source (not to capture gammas).
+    part : {"all", "prompt", "capture"}
+        For neutron sources: "prompt" = the gammas emitted at the source (time 0),
+        "capture" = only the n-H / n-C capture gammas (time = capture time), "all" = both,
+        in one :class:`Deposits` with their ``time`` (a detector separates them into two
+        triggers ~200 us apart: sum per trigger, not per decay). For other sources the
+        three are the same except "capture", which is empty.
+
+    Returns
+    -------
+    Deposits
+    """
+    check_choice("part", part, PARTS)
+    check_range("n_events", n_events, 0, 10**8)
+    n = int(n_events)
+    r_ls = ls_radius(geometry)
+    pos = np.asarray(position, dtype=float).reshape(3)
+    if np.linalg.norm(pos) > r_ls:
+        raise ValueError(f"source position radius {np.linalg.norm(pos):g} mm is outside the "
+                         f"LS (r_ls = {r_ls:g} mm)")
+    parts = []
+    if part in ("all", "prompt"):
+        dep, choice = emit_branches(source.branches, n, pos, rng=rng, scint=scint, r_ls=r_ls,
+                            capsule=capsule and source.kind != "capture")
+        parts.append(dep)
+    else:
+        probs = np.array([b.probability for b in source.branches], dtype=float)
+        choice = rng.choice(len(source.branches), size=n, p=probs / probs.sum())
+    if part in ("all", "capture"):
+        has_n = np.array([b.neutron for b in source.branches])[choice]
+        idx = np.flatnonzero(has_n)
+        if idx.size:
+            cap_pos = pos + capture_displacement(idx.size, rng=rng, scint=scint)
+            cap_time = rng.exponential(scint.capture_time, idx.size)
+            on_h = rng.random(idx.size) < scint.capture_fraction_h
+            inside = np.linalg.norm(cap_pos, axis=1) < r_ls
+            for mask, name in ((on_h, "nH"), (~on_h, "nC12")):
+                sel = mask & inside
+                cap_src = get_source(name)
+                sub, _ = emit_branches(cap_src.branches, int(sel.sum()), cap_pos[sel], rng=rng,
+                               scint=scint, r_ls=r_ls, capsule=False, time=cap_time[sel])
+                parts.append(dataclasses.replace(
+                    sub, event=idx[sel][sub.event],
+                    escaped=np.bincount(idx[sel], weights=sub.escaped, minlength=n)))
+                out = mask & ~inside
+                if out.any():
+                    e_out = sum(get_source(name).branches[0].gammas)
+                    parts.append(dataclasses.replace(
+                        empty_deposits(n), escaped=np.bincount(idx[out], minlength=n) * e_out))
+    return merge_deposits(parts, n)

@@ -1,18 +1,18 @@
 """Detector response: from visible energy at a position to photo-electrons (PE) in the LPMT and
 SPMT systems.
 
-:class:`DetectorResponse` joins the PMT layout (:mod:`juno_calib.geometry`), the optics
-(:mod:`juno_calib.optics`) and the photosensors (:class:`PMTs`, ``data/pmts.yaml``). The expected
+:class:`DetectorResponse` joins the PMT layout (:mod:`juno_calib.detector.geometry`), the optics
+(:mod:`juno_calib.detector.optics`) and the photosensors (:class:`PMTs`, ``data/pmts.yaml``). The expected
 number of PE of PMT ``k`` per MeV of visible energy deposited at ``x`` is
 
     mu_k(x) = Y * pde_k * [p_k(x) + kappa * s(|x|) * p_k(0)],
 
-with ``p_k`` the direct-light fraction (:func:`juno_calib.optics.direct_fraction`), ``s`` the
+with ``p_k`` the direct-light fraction (:func:`juno_calib.detector.optics.direct_fraction`), ``s`` the
 fraction of photons Rayleigh-scattered in the LS, ``kappa`` the re-detection switch and ``Y``
 (effective photons per MeV) fixed so that the LPMT sum at the centre equals the configuration's
 ``light_yield_center`` (PERF25 defines the yield with the n-H 2.223 MeV gamma at the centre).
 
-Fast paths (:class:`TotalMap`, :class:`juno_calib.pmt_tables.PMTTable`): a total-PE map
+Fast paths (:class:`TotalMap`, :class:`juno_calib.detector.pmt_tables.PMTTable`): a total-PE map
 ``g(r^3, cos theta)`` and per-system tables ``T(r, alpha)`` of a single PMT's expectation,
 used by the samplers below.
 
@@ -21,7 +21,7 @@ Two event samplers take energy deposits ``(event, position, e_vis)``:
 * :meth:`DetectorResponse.sample_total` draws the LPMT and SPMT totals: Poisson of
   ``sum_d e_vis_d mu(x_d)`` plus Poisson dark noise over the readout window;
 * :meth:`DetectorResponse.sample_hits` draws the same totals, then places each PE on a PMT
-  (cost proportional to the number of PE, see :mod:`juno_calib.pmt_tables`), adds dark hits
+  (cost proportional to the number of PE, see :mod:`juno_calib.detector.pmt_tables`), adds dark hits
   (PMT drawn in proportion to its dark rate) and gives every PE a charge from the single-PE
   resolution (Gaussian of relative width per type, truncated at zero by redrawing).
 """
@@ -33,8 +33,9 @@ from functools import cached_property
 
 import numpy as np
 
+from ..core.params import ParamSet, check_choice, check_range, load_quantities
+from .geometry import Geometry, pmt_layout
 from .optics import Optics, direct_fraction, rayleigh_redetected
-from .params import ParamSet, check_choice, check_range, load_quantities
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
@@ -200,8 +201,6 @@ class DetectorResponse:
     def load(cls, config: str = "design", *, geometry=None, optics: Optics | None = None,
              pmts: PMTs | None = None, map_shape=MAP_SHAPE, table_shape=TABLE_SHAPE):
         """The response of ``config`` ("design" or "as_built"), optionally with given sets."""
-        from .geometry import Geometry, pmt_layout
-
         geometry = geometry if geometry is not None else Geometry.load(config)
         optics = optics if optics is not None else Optics.load(config)
         pmts = pmts if pmts is not None else PMTs.load(config)
@@ -387,7 +386,7 @@ class DetectorResponse:
 
         Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
         in proportion to ``e_vis mu(x)`` and then to a PMT by
-        :meth:`juno_calib.pmt_tables.PMTTable.sample_pmts`.
+        :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts`.
         Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate.
         Charges: each PE ~ Normal(1, sigma_spe) of its PMT type, negatives redrawn.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
@@ -433,7 +432,7 @@ class DetectorResponse:
                 "charge": np.bincount(inverse, weights=charge, minlength=key.size).astype(np.float32)}
 
     def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
-        """Sample a :class:`juno_calib.events.Deposits` object with either path."""
+        """Sample a :class:`juno_calib.particles.events.Deposits` object with either path."""
         args = (deposits.event, deposits.position, deposits.e_vis, deposits.n_events)
         return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng)
 

@@ -1,4 +1,4 @@
-"""How the kinetic energy of an electron or positron becomes visible light in the LS.
+"""The liquid scintillator: composition, stopping power and the electron light model L(T).
 
 Model (the GNA form of physics-inputs.md, Sec. 4). An electron of kinetic energy ``T``
 produces, in units of scintillation-equivalent MeV,
@@ -13,14 +13,10 @@ form of ICRU Report 37, with the Sternheimer–Peierls density-effect correction
 Birks' constant, ``N_s`` the scintillation scale and ``N_Ch`` the Borexino-style Cherenkov
 parametrisation ``(p0 + p1 X + p2 X^2 + p3 X^3)(1 + p4 T)``, ``X = ln(1 + T/E0)``, clipped at 0.
 Positrons use the Bhabha form of the stopping power (ICRU 37) and the same Cherenkov term;
-their two annihilation gammas are simulated separately (:mod:`juno_calib.gamma`).
+their two annihilation gammas are simulated separately (:mod:`juno_calib.particles.gamma`).
 
-Normalisation of ``e_vis``. The light yield of the detector is defined (PERF25) with the
-2.223 MeV n-H gamma at the centre. So ``e_vis = c * L`` where the constant ``c`` makes the
-mean of ``sum(e_vis)`` of fully contained 2.223 MeV gammas equal to 2.223 MeV. ``c`` is
-computed once per :class:`Scintillator` by simulating ``normalisation_gammas`` gammas in an
-infinite LS with the fixed library seed ``normalisation_seed`` (data/scintillator.yaml), so
-it is deterministic; it and the tabulated ``L(T)`` are cached on the (frozen) instance.
+The normalisation of ``L`` to visible energy ``e_vis`` needs the gamma cascade and lives in
+:mod:`juno_calib.particles.visible`. The tabulated ``L(T)`` is cached on the (frozen) instance.
 
 Electrons deposit their energy where they are created: the CSDA range of a 1 MeV electron in
 the LS is ~5 mm, of a 10 MeV one ~5 cm, small against the LS sphere and the PE map grid.
@@ -37,8 +33,8 @@ from functools import cached_property
 
 import numpy as np
 
-from . import units
-from .params import ParamSet, check_range
+from ..core import units
+from ..core.params import ParamSet, check_range
 
 # --- physical constants (CODATA 2018; PDG for the plasma-energy coefficient) ---
 ELECTRON_MASS = 0.51099895 * units.MeV  #: m_e c^2
@@ -169,13 +165,6 @@ class Scintillator(ParamSet):
     @cached_property
     def _light_tables(self):
         return _build_light_tables(self)
-
-    @cached_property
-    def visible_scale(self) -> float:
-        """Constant ``c`` in ``e_vis = c * L(T)``: contained 2.223 MeV gamma -> 2.223 MeV."""
-        from .gamma import reference_gamma_light  # local import: gamma uses this module
-
-        return self.reference_gamma_energy / reference_gamma_light(self)
 
 
 def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitation: float,
@@ -313,37 +302,3 @@ def light_unnormalised(t, scint: Scintillator, *, positron: bool = False) -> np.
     slope = tab.slope_p if positron else tab.slope_e
     return np.where(t < tab.t[0], t * slope, np.interp(t, tab.t, values))
 
-
-def electron_visible(t, scint: Scintillator) -> np.ndarray:
-    """Visible energy ``e_vis`` (MeV) of an electron of kinetic energy ``t`` (MeV).
-
-    Quenched scintillation plus Cherenkov light, normalised so that a fully contained
-    2.223 MeV gamma has mean total e_vis of 2.223 MeV (see the module docstring).
-
-    Parameters
-    ----------
-    t : array_like
-        Kinetic energy in MeV, any shape, in ``[0, light_table_e_max]``.
-    scint : Scintillator
-
-    Returns
-    -------
-    numpy.ndarray
-        e_vis in MeV, same shape as ``t``.
-
-    >>> s = Scintillator.load()
-    >>> r = electron_visible([1.0, 4.0], s) / [1.0, 4.0]
-    >>> bool(0.8 < r[0] < r[1] < 1.1)
-    True
-    """
-    return scint.visible_scale * light_unnormalised(t, scint)
-
-
-def positron_visible(t, scint: Scintillator) -> np.ndarray:
-    """Visible energy (MeV) of the *kinetic* energy ``t`` of a positron.
-
-    Same model as :func:`electron_visible` with the Bhabha stopping power; the two
-    annihilation gammas are not included (simulate them with
-    :func:`juno_calib.events.simulate_positrons`).
-    """
-    return scint.visible_scale * light_unnormalised(t, scint, positron=True)

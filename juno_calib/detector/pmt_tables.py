@@ -1,8 +1,8 @@
 """Per-PMT expectation tables and the sampler that places photo-electrons (PE) on PMTs.
 
 **The table.** The PMTs of one system (LPMT or SPMT) sit on a sphere and face the centre, and
-every factor of the light model (:func:`juno_calib.optics.direct_fraction` plus the first-order
-Rayleigh term, :func:`juno_calib.optics.rayleigh_redetected`) depends on the vertex ``x`` and
+every factor of the light model (:func:`juno_calib.detector.optics.direct_fraction` plus the first-order
+Rayleigh term, :func:`juno_calib.detector.optics.rayleigh_redetected`) depends on the vertex ``x`` and
 the PMT ``k`` only through the vertex radius ``r = |x|`` and the angle ``alpha_k`` between ``x``
 and the PMT's direction. With one cathode size and shape per system (the system's mean) a
 single function ``T(r, alpha)`` (PE per MeV for unit detection efficiency) serves all its PMTs:
@@ -141,7 +141,7 @@ class PMTTable:
         ``cathode_radius`` (mm) and ``aspect`` (depth / radius) describe the cathode; ``weight``
         (N,) are the PDEs; ``scale`` converts detection probability to PE per MeV (effective
         photons per MeV); the Rayleigh term is included as in
-        :meth:`juno_calib.response.DetectorResponse.detection_fraction`. ``lookup_shape`` is the
+        :meth:`juno_calib.detector.response.DetectorResponse.detection_fraction`. ``lookup_shape`` is the
         (theta, phi) grid of the PMT lookup; every PMT must own at least one cell.
         """
         pos = np.asarray(pmt_position, dtype=float)

@@ -1,0 +1,103 @@
+"""Calibration peaks simulated with the response library: their width and position per source point.
+
+:func:`simulated_peak` measures sigma/E of a source's peak at given positions (the input of the
+time budget's statistics, :mod:`juno_calib.hardware.budget`); :func:`shell_representatives`
+picks one point per radial shell of a map.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core.params import check_choice, check_range
+from ..hardware.sources import simulate_source
+from ..particles.events import PARTS
+from .resolution import fit_peak
+
+
+def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator, response, scint,
+                   part: str | None = None) -> dict[str, np.ndarray]:
+    """The calibration peak of ``source`` at each of ``positions``, from the response library.
+
+    At every position, decays are simulated with :func:`juno_calib.hardware.sources.simulate_source`
+    (capsule included; neutron sources: their n-H/n-C capture gammas, ``part="capture"``),
+    turned into LPMT PE with the total-PE path of :class:`juno_calib.detector.response.DetectorResponse`
+    (Poisson photo-statistics at the local yield of every deposit, Poisson dark noise), the
+    mean dark-noise PE is subtracted and the main peak is fitted with
+    :func:`juno_calib.calibration.resolution.fit_peak` (a Gaussian within 2 sigma). Decays without visible
+    deposits are left out.
+
+    Parameters
+    ----------
+    source : juno_calib.hardware.sources.Source
+    positions : (K, 3) or (3,) array_like
+        Source positions, mm, inside the LS.
+    n_events : int
+        Decays *in the peak branch* per position: ``n_events / f`` decays are simulated, with f
+        the branch fraction (neutron branches for ``part="capture"``), so that 40K (f = 0.107)
+        gets as many peak events as the other sources.
+    rng : numpy.random.Generator
+    response : juno_calib.detector.response.DetectorResponse
+    scint : juno_calib.particles.scintillator.Scintillator
+    part : {None, "all", "prompt", "capture"}
+        None: "capture" for neutron sources, "all" otherwise.
+
+    Returns
+    -------
+    dict of (K,) float arrays
+        ``sigma_rel`` (sigma/mean of the PE peak) and ``sigma_rel_err``; ``mean_pe`` (peak
+        position, PE, dark noise subtracted); ``e_vis`` and ``e_vis_sigma_rel``: the same fit of
+        the summed visible energy (MeV), i.e. the peak without photo-statistics and dark noise
+        (its width is the fluctuation of the light of the gamma cascade: quenching, Cherenkov);
+        ``visible_fraction``: fraction of decays with visible deposits.
+    """
+    check_range("n_events", n_events, 200, 1e7)
+    part = ("capture" if source.emits_neutrons else "all") if part is None else part
+    check_choice("part", part, PARTS)
+    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+    frac = (sum(b.probability for b in source.branches if b.neutron) if part == "capture"
+            else source.peak_fraction())
+    if frac <= 0:
+        raise ValueError(f"source {source.name} has no branch for part = {part!r}")
+    n_decays = int(math.ceil(n_events / frac))
+    dark = response.dark_mean["lpmt"]
+    keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "e_vis", "e_vis_sigma_rel", "visible_fraction")
+    out = {k: np.empty(len(pos)) for k in keys}
+    for k, x in enumerate(pos):  # a few source positions; events are vectorised
+        dep = simulate_source(source, n_decays, x, rng=rng, scint=scint, geometry=response.geometry,
+                              part=part)
+        e_vis = dep.per_event("e_vis")
+        seen = e_vis > 0
+        pe = response.sample(dep, rng=rng).lpmt[seen] - dark
+        f, fe = fit_peak(pe), fit_peak(e_vis[seen])
+        rel = f["sigma"] / f["mean"]
+        out["sigma_rel"][k] = rel
+        out["sigma_rel_err"][k] = rel * math.hypot(f["sigma_err"] / f["sigma"], f["mean_err"] / f["mean"])
+        out["mean_pe"][k] = f["mean"]
+        out["e_vis"][k] = fe["mean"]
+        out["e_vis_sigma_rel"][k] = fe["sigma"] / fe["mean"]
+        out["visible_fraction"][k] = seen.mean()
+    return out
+
+
+def shell_representatives(positions, g, *, r_max: float, tol: float = 1.0) -> np.ndarray:
+    """Indices of one point per distinct radius (shell) of ``positions`` up to ``r_max``.
+
+    positions : (P, 3) mm; g : (P,) relative light yield at the points (e.g.
+    ``response.total_map.g(positions)``); radii within ``tol`` mm are one shell. On each shell
+    the point whose g is closest to the shell's median g represents it. Returns (K,) indices in
+    order of increasing radius.
+    """
+    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+    g = np.asarray(g, dtype=float)
+    if g.shape != (len(pos),):
+        raise ValueError(f"g must have shape ({len(pos)},) like positions, got {g.shape}")
+    r = np.linalg.norm(pos, axis=1)
+    shell = np.round(r / tol).astype(np.int64)
+    out = []
+    for s in np.unique(shell[r <= r_max]):  # a dozen shells
+        idx = np.flatnonzero(shell == s)
+        out.append(idx[np.argmin(np.abs(g[idx] - np.median(g[idx])))])
+    return np.array(out, dtype=np.int64)
