@@ -408,44 +408,57 @@ def profile(model: MassOrderingModel, data, dm31, start: OscillationParameters, 
     return chi2, p0[None, :] * (1 + x), eta
 
 
-def asimov_dchi2(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
-                 syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None,
-                 half_width: float = 0.02, n_coarse: int = 33, n_fine: int = 13,
-                 n_iter: int = 3) -> OrderingFit:
-    """Asimov Δχ² = min χ²(wrong ordering) - min χ²(true ordering) (the latter is 0).
+def minimise_dm31(model: MassOrderingModel, data, start: OscillationParameters, *, years: float,
+                  syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None,
+                  half_width: float = 0.02, n_coarse: int = 33, n_fine: int = 13,
+                  n_iter: int = 3) -> OrderingFit:
+    """min over Δm²31 (sign of ``start``) of the χ² profiled by :func:`profile`.
 
-    |Δm²31| of the wrong ordering is scanned over ± ``half_width`` (relative) around the value
-    with the same |Δm²ee| (coarse grid, then a fine grid around the coarse minimum and a parabola
-    through the three lowest points); the other parameters are profiled by :func:`profile`.
+    |Δm²31| is scanned over ± ``half_width`` (relative) around ``start``: a coarse grid, a fine
+    grid around the coarse minimum, and a parabola through the three lowest fine points.
     """
     check_range("years", years, 0.0, 100.0, lo_open=True)
-    data = model.signal(truth, years=years) + (model.background(years) if syst.backgrounds else 0.0)
-    wrong = truth.other_ordering()
-    sign = np.sign(wrong.dm2_31)
-    centre = abs(wrong.dm2_31)
+    check_range("half_width", half_width, 0.0, 0.2, lo_open=True)
+    sign = np.sign(start.dm2_31)
+    centre = abs(start.dm2_31)
     grid = centre * (1 + np.linspace(-half_width, half_width, n_coarse))
-    chi2, _, _ = profile(model, data, sign * grid, wrong, years=years, syst=syst, free=free, priors=priors,
-                         n_iter=n_iter)
+    kw = dict(years=years, syst=syst, free=free, priors=priors, n_iter=n_iter)
+    chi2, _, _ = profile(model, data, sign * grid, start, **kw)
     i = int(np.argmin(chi2))
     step = grid[1] - grid[0]
     fine = grid[i] + np.linspace(-step, step, n_fine)
-    chi2f, pars, eta = profile(model, data, sign * fine, wrong, years=years, syst=syst, free=free,
-                               priors=priors, n_iter=n_iter)
+    chi2f, pars, eta = profile(model, data, sign * fine, start, **kw)
     j = int(np.clip(np.argmin(chi2f), 1, n_fine - 2))
     xs, ys = fine[j - 1: j + 2], chi2f[j - 1: j + 2]
     c2, c1, c0 = np.polyfit(xs - xs[1], ys, 2)
-    if c2 > 0:
-        dx = -c1 / (2 * c2)
-        best_x, best = xs[1] + dx, c0 - c1**2 / (4 * c2)
+    if c2 > 0 and abs(c1 / (2 * c2)) <= xs[2] - xs[1]:
+        best_x, best = xs[1] - c1 / (2 * c2), c0 - c1**2 / (4 * c2)
     else:
         best_x, best = fine[j], chi2f[j]
-    best = min(best, chi2f.min())
     k = int(np.argmin(chi2f))
-    return OrderingFit(dchi2=float(best), dm31_best=float(sign * best_x),
+    if chi2f[k] < best:
+        best_x, best = fine[k], chi2f[k]
+    return OrderingFit(dchi2=float(max(best, 0.0)), dm31_best=float(sign * best_x),
                        dm31_grid=np.concatenate([sign * grid, sign * fine]),
                        chi2_grid=np.concatenate([chi2, chi2f]),
                        best={"sin2_theta12": float(pars[k, 0]), "sin2_theta13": float(pars[k, 1]),
                              "dm2_21": float(pars[k, 2]), "pulls": eta[k].tolist()})
+
+
+def asimov_data(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
+                syst: Systematics = STAT_ONLY) -> np.ndarray:
+    """The Asimov data set: expected counts of the true ordering (plus backgrounds if included)."""
+    return model.signal(truth, years=years) + (model.background(years) if syst.backgrounds else 0.0)
+
+
+def asimov_dchi2(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
+                 syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None,
+                 **scan) -> OrderingFit:
+    """Asimov Δχ² = min χ²(wrong ordering) - min χ²(true ordering); the latter is 0 by
+    construction. The wrong-ordering scan starts at the |Δm²31| with the true |Δm²ee|."""
+    data = asimov_data(model, truth, years=years, syst=syst)
+    return minimise_dm31(model, data, truth.other_ordering(), years=years, syst=syst, free=free,
+                         priors=priors, **scan)
 
 
 def years_to_reach(dchi2_of_years, target: float = 9.0, *, lo: float = 0.25, hi: float = 40.0,
