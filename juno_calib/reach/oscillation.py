@@ -215,23 +215,34 @@ def survival_probability_matter(e_nu, baseline, params: OscillationParameters, *
     with V = √2 G_F N_e (the minus sign is the antineutrino's); θ23 and δ do not enter P_ee.
     ``e_nu`` (n,) and ``baseline`` (m,) give an (m, n) result; ``density`` in g/cm³.
     """
+    return survival_probability_matter_batch(e_nu, baseline, params.sin2_theta12, params.sin2_theta13,
+                                             params.dm2_21, params.dm2_31, density=density)[0]
+
+
+def survival_probability_matter_batch(e_nu, baseline, sin2_theta12, sin2_theta13, dm2_21, dm2_31, *,
+                                      density: float | None = None) -> np.ndarray:
+    """:func:`survival_probability_matter` for parameter arrays (b,): result (b, m, n)."""
     e = np.atleast_1d(np.asarray(e_nu, dtype=float))
     if not np.all(e > 0):
         raise ValueError(f"e_nu must be > 0 MeV, got a minimum of {e.min():g} MeV")
     L = np.atleast_1d(np.asarray(baseline, dtype=float))
+    if not np.all(L >= 0):
+        raise ValueError(f"baseline must be >= 0 mm, got a minimum of {L.min():g} mm")
+    s12q, s13q, dm21, dm31 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
+                                                   for v in (sin2_theta12, sin2_theta13, dm2_21, dm2_31)))
     v = matter_potential(density)
-    s12, s13 = np.sqrt(params.sin2_theta12), np.sqrt(params.sin2_theta13)
-    c12, c13 = np.sqrt(1 - params.sin2_theta12), np.sqrt(1 - params.sin2_theta13)
-    u = np.array([[c12 * c13, s12 * c13, s13],
-                  [-s12, c12, 0.0],
-                  [-c12 * s13, -s12 * s13, c13]])  # R13 R12 (theta23 = delta = 0)
-    m = u @ np.diag([0.0, params.dm2_21, params.dm2_31]) @ u.T
-    h = np.broadcast_to(m, (e.size, 3, 3)).copy()
-    h[:, 0, 0] -= 2 * e * v  # antineutrino potential
-    lam, vec = np.linalg.eigh(h)  # eigenvalues in MeV^2 (times 1/2E below)
-    w = vec[:, 0, :] ** 2  # |V_ei|^2, (n, 3)
-    phase = lam[None, :, :] * L[:, None, None] / (2 * e[None, :, None] * hbar_c())
-    amp = np.sum(w[None] * np.exp(-1j * phase), axis=-1)
+    s12, s13, c12, c13 = np.sqrt(s12q), np.sqrt(s13q), np.sqrt(1 - s12q), np.sqrt(1 - s13q)
+    zero = np.zeros_like(s12)
+    u = np.stack([np.stack([c12 * c13, s12 * c13, s13], -1),
+                  np.stack([-s12, c12, zero], -1),
+                  np.stack([-c12 * s13, -s12 * s13, c13], -1)], -2)  # R13 R12, (b, 3, 3)
+    m = np.einsum("bij,bj,bkj->bik", u, np.stack([zero, dm21, dm31], -1), u)
+    h = np.broadcast_to(m[:, None], (m.shape[0], e.size, 3, 3)).copy()
+    h[:, :, 0, 0] -= 2 * e * v  # antineutrino potential
+    lam, vec = np.linalg.eigh(h)  # (b, n, 3): 2E times the energies
+    w = vec[..., 0, :] ** 2  # |V_ei|^2, (b, n, 3)
+    phase = lam[:, None] * L[None, :, None, None] / (2 * e[None, None, :, None] * hbar_c())
+    amp = np.sum(w[:, None] * np.exp(-1j * phase), axis=-1)
     return np.abs(amp) ** 2
 
 
