@@ -484,7 +484,7 @@ def dchi2_vs_years(model: MassOrderingModel, truth: OscillationParameters, years
 
 
 def systematics_rows(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
-                     nl_sigma: float, flux_norm: float, shape: float) -> dict[str, float]:
+                     nl_sigma: float, flux_norm: float, shape: float, **scan) -> dict[str, float]:
     """Δχ² for the rows of seed 003's "impact of systematics" table: statistics alone, then
     statistics plus one group (flux, backgrounds, non-linearity), then everything."""
     groups = {
@@ -495,7 +495,7 @@ def systematics_rows(model: MassOrderingModel, truth: OscillationParameters, *, 
         "total": Systematics(nl_sigma=nl_sigma, flux_norm=flux_norm, shape=shape, backgrounds=True,
                              background_rates=True),
     }
-    return {k: asimov_dchi2(model, truth, years=years, syst=s).dchi2 for k, s in groups.items()}
+    return {k: asimov_dchi2(model, truth, years=years, syst=s, **scan).dchi2 for k, s in groups.items()}
 
 
 def biased_visible(visible, amplitude: float, mode: int = 1, n_modes: int = 3):
