@@ -108,3 +108,11 @@ def test_bad_exposure_is_refused(model, truth):
 def test_years_to_reach_inverts_a_linear_law():
     assert mo.years_to_reach(lambda y: 1.5 * y, 9.0) == pytest.approx(6.0, abs=0.01)
     assert reactor.ibd_threshold() < mo.default_enu_grid()[0] < reactor.ibd_threshold() + 0.01
+
+
+def test_default_scan_window_holds_the_global_minimum(model, truth):
+    # chi2(|dm31|) of the wrong ordering has many local minima; the +-2% window must hold the lowest
+    narrow = mo.asimov_dchi2(model, truth, years=6.0)
+    wide = mo.asimov_dchi2(model, truth, years=6.0, half_width=0.08, n_coarse=161)
+    assert narrow.dchi2 == pytest.approx(wide.dchi2, abs=0.02)
+    assert narrow.dm31_best == pytest.approx(wide.dm31_best, rel=1e-3)
