@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from juno_calib.core import units
@@ -116,3 +117,13 @@ def test_default_scan_window_holds_the_global_minimum(model, truth):
     wide = mo.asimov_dchi2(model, truth, years=6.0, half_width=0.08, n_coarse=161)
     assert narrow.dchi2 == pytest.approx(wide.dchi2, abs=0.02)
     assert narrow.dm31_best == pytest.approx(wide.dm31_best, rel=1e-3)
+
+
+def test_positron_visible_energy_is_quenched_and_normalised(visible):
+    # two 0.511 MeV gammas: Compton electrons of < 0.34 MeV, strongly quenched, so < 1.022 MeV visible
+    ann = float(visible(1.022))
+    assert 0.8 < ann < 1.022
+    e = np.array([2.0, 4.0, 8.0])
+    ratio = visible(e) / e
+    assert np.all(np.diff(ratio) > 0), "e_vis/E rises with energy (quenching fades, Cherenkov grows)"
+    assert np.all((ratio > 0.85) & (ratio < 1.1)), "normalised to the n-H gamma: e_vis/E near 1"
