@@ -127,3 +127,16 @@ def test_positron_visible_energy_is_quenched_and_normalised(visible):
     ratio = visible(e) / e
     assert np.all(np.diff(ratio) > 0), "e_vis/E rises with energy (quenching fades, Cherenkov grows)"
     assert np.all((ratio > 0.85) & (ratio < 1.1)), "normalised to the n-H gamma: e_vis/E near 1"
+
+
+def test_unbiased_calibration_reproduces_the_asimov_result(model, truth, visible):
+    data = mo.asimov_data(model, truth, years=6.0)
+    same = mo.dchi2_model_error(model, data, truth, years=6.0)
+    assert same.chi2_true == pytest.approx(0.0, abs=1e-4)
+    assert same.dchi2 == pytest.approx(mo.asimov_dchi2(model, truth, years=6.0).dchi2, abs=1e-3)
+    tilted = mo.MassOrderingModel.build(
+        mo.build_response(mo.biased_visible(visible, 0.005, mode=1), RES, e_nu=model.response.e_nu, n_cos=4), truth)
+    off = mo.dchi2_model_error(tilted, data, truth, years=6.0)
+    assert off.chi2_true > 1.0, "a 0.5% tilt of the NL is visible in the fit of the true ordering"
+    with pytest.raises(ValueError, match="amplitude"):
+        mo.biased_visible(visible, 0.5)
