@@ -140,3 +140,10 @@ def test_unbiased_calibration_reproduces_the_asimov_result(model, truth, visible
     assert off.chi2_true > 1.0, "a 0.5% tilt of the NL is visible in the fit of the true ordering"
     with pytest.raises(ValueError, match="amplitude"):
         mo.biased_visible(visible, 0.5)
+
+
+def test_nl_band_needs_mode_matrices(visible, truth):
+    bare = mo.MassOrderingModel.build(
+        mo.build_response(visible, RES, e_nu=mo.default_enu_grid(step=0.02), n_cos=2, n_modes=0), truth)
+    with pytest.raises(ValueError, match="n_modes"):
+        mo.asimov_dchi2(bare, truth, years=1.0, syst=mo.Systematics(nl_sigma=0.01))

@@ -130,10 +130,13 @@ def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_
     e_vis = np.asarray(visible(e_pos + inputs.electron_mass), dtype=float)
     weights = ds * w[None, :] * de[:, None]
     matrix = _smear(e_vis, weights, edges, resolution)
-    h = 1e-3
-    g = nl_modes(e_vis, n_modes) / np.sqrt(n_modes)
-    modes = np.array([(_smear(e_vis * (1 + h * gk), weights, edges, resolution)
-                       - _smear(e_vis * (1 - h * gk), weights, edges, resolution)) / (2 * h) for gk in g])
+    check_range("n_modes", n_modes, 0, 6)
+    modes = np.zeros((0,) + matrix.shape)
+    if n_modes:  # derivative matrices of the NL modes (n_modes = 0: no NL band needed)
+        h = 1e-3
+        g = nl_modes(e_vis, n_modes) / np.sqrt(n_modes)
+        modes = np.array([(_smear(e_vis * (1 + h * gk), weights, edges, resolution)
+                           - _smear(e_vis * (1 - h * gk), weights, edges, resolution)) / (2 * h) for gk in g])
     tot = weights.sum(axis=1)
     mean = np.divide((weights * e_vis).sum(axis=1), tot, out=np.zeros_like(tot), where=tot > 0)
     return IBDResponse(edges=edges, e_nu=e_nu, matrix=matrix, modes=modes, resolution=resolution,
@@ -345,6 +348,8 @@ def profile(model: MassOrderingModel, data, dm31, start: OscillationParameters, 
     n_free = len(idx_free)
     x = np.zeros((n, 3))  # relative offsets of the oscillation parameters
     modes = model.response.modes if syst.nl_sigma > 0 else np.zeros((0,) + model.response.matrix.shape)
+    if syst.nl_sigma > 0 and modes.shape[0] == 0:
+        raise ValueError(f"nl_sigma = {syst.nl_sigma:g} needs a response built with n_modes >= 1, got n_modes = 0")
     n_nl = modes.shape[0]
     use_fn = syst.flux_norm > 0
     n_bins = model.response.matrix.shape[0]
