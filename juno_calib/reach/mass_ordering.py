@@ -349,7 +349,8 @@ def profile(model: MassOrderingModel, data, dm31, start: OscillationParameters, 
     x = np.zeros((n, 3))  # relative offsets of the oscillation parameters
     modes = model.response.modes if syst.nl_sigma > 0 else np.zeros((0,) + model.response.matrix.shape)
     if syst.nl_sigma > 0 and modes.shape[0] == 0:
-        raise ValueError(f"nl_sigma = {syst.nl_sigma:g} needs a response built with n_modes >= 1, got n_modes = 0")
+        raise ValueError(f"nl_sigma = {syst.nl_sigma:g} needs a response built with n_modes >= 1, "
+                         "got n_modes = 0")
     n_nl = modes.shape[0]
     use_fn = syst.flux_norm > 0
     n_bins = model.response.matrix.shape[0]
