@@ -24,10 +24,10 @@ per-PMT expectation from :meth:`DetectorResponse.expected_pe`): the cost is one 
 and flash, independent of the intensity, while the per-PE path of the response costs one
 placement per PE (~10⁶ PE per flash at the top of the scan). The SPMT total is estimated from
 the hit fraction ``f`` with the Poisson occupancy correction ``-N ln(1 - f)``; the ratio of the
-LPMT charge to it, normalised at the lowest intensities, measures the channel-averaged
-non-linearity ``y(x) = <Q>/<q>`` vs the true PE per LPMT ``x``. The calibration fits
-``y - 1 = sum_m p_m u^m``, ``u = ln(1 + x)`` (m = 1..3, weighted linear least squares; not the
-truth's form) and corrects each channel's charge by inverting ``x y(x)``.
+LPMT charge to it measures the channel-averaged non-linearity ``y(x) = <Q>/<q>`` vs the true PE
+per LPMT ``x``, up to a constant. The calibration fits ``ratio = r0 (1 + sum_m p_m u^m)``,
+``u = ln(1 + x)`` (m = 1..3, weighted linear least squares; not the truth's form; ``r0`` is the
+single-PE limit) and corrects each channel's charge by inverting ``x y(x)``.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def laser_scan(mu_lpmt, mu_spmt, dark_lpmt, dark_spmt, spe_sigma, nl: ChannelNL,
     """
     check_range("n_flashes", n_flashes, 100, 10**9)
     intensity = np.geomspace(config.laser_pe_min, config.laser_pe_max, int(config.laser_steps))
-    n_s, f = mu_spmt.size, int(n_flashes)
+    f = int(n_flashes)
     out = {k: [] for k in ("q", "q_err", "s", "s_err", "occ")}
     for level in intensity:  # a loop over the intensity steps; PMTs are vectorised
         m, v = charge_moments(level * mu_lpmt + dark_lpmt, nl, spe_sigma)
@@ -175,7 +175,6 @@ class NLCorrection:
     x: np.ndarray           # (J,) estimated true PE per LPMT of the scan points
     y: np.ndarray           # (J,) measured Q / q of the scan points
     y_err: np.ndarray
-    n_ref: int              # lowest-intensity points that fixed the normalisation
 
     def ratio(self, x) -> np.ndarray:
         u = np.log1p(np.asarray(x, dtype=float))
@@ -189,25 +188,27 @@ class NLCorrection:
         return np.where(charge > 0, np.interp(charge, grid * self.ratio(grid), grid), charge)
 
 
-def fit_lpmt_nl(scan: LaserScan, *, n_ref: int = 3) -> NLCorrection:
+def fit_lpmt_nl(scan: LaserScan) -> NLCorrection:
     """Fit the channel-averaged non-linearity from the LPMT/SPMT ratio of a laser scan.
 
-    The ratio is normalised by its mean over the ``n_ref`` lowest intensities (single-PE
-    regime, where the LPMT charge is linear by construction of the gain calibration).
+    ``ratio = r0 (1 + sum_m p_m u^m)``, ``u = ln(1 + x)``, is linear in ``(r0, r0 p_m)``
+    (weighted least squares): the intercept ``r0`` is the ratio in the single-PE limit, where
+    the LPMT charge is linear by construction of the gain calibration, so no point of the scan
+    has to be declared linear by hand.
     """
-    check_range("n_ref", n_ref, 1, scan.intensity.size - 4)
     ratio = scan.lpmt_charge / scan.spmt_pe
     ratio_err = ratio * np.hypot(scan.lpmt_charge_err / scan.lpmt_charge,
                                  scan.spmt_pe_err / scan.spmt_pe)
-    w_ref = 1.0 / ratio_err[:n_ref] ** 2
-    r0 = float(np.sum(ratio[:n_ref] * w_ref) / np.sum(w_ref))
-    y, y_err = ratio / r0, ratio_err / r0
-    x = scan.spmt_pe * r0 / scan.n_lpmt
-    u = np.log1p(x)
-    design = np.column_stack([u, u**2, u**3]) / y_err[:, None]
-    coeffs, *_ = np.linalg.lstsq(design, (y - 1.0) / y_err, rcond=None)
-    cov = np.linalg.inv(design.T @ design)
-    return NLCorrection(coeffs=coeffs, cov=cov, x=x, y=y, y_err=y_err, n_ref=n_ref)
+    x = scan.spmt_pe * ratio / scan.n_lpmt  # first pass: x from the ratio itself
+    for _ in range(3):  # x depends on r0 through the SPMT-to-LPMT scale; converges at once
+        u = np.log1p(x)
+        design = np.column_stack([np.ones_like(u), u, u**2, u**3]) / ratio_err[:, None]
+        b, *_ = np.linalg.lstsq(design, ratio / ratio_err, rcond=None)
+        x = scan.spmt_pe * b[0] / scan.n_lpmt
+    cov_b = np.linalg.inv(design.T @ design)
+    jac = np.column_stack([-b[1:] / b[0] ** 2, np.eye(3) / b[0]])  # d(p_m)/d(b)
+    return NLCorrection(coeffs=b[1:] / b[0], cov=jac @ cov_b @ jac.T, x=x, y=ratio / b[0],
+                        y_err=ratio_err / b[0])
 
 
 def ibd_residual(mu_events, energies, nl: ChannelNL, correction: NLCorrection, spe_sigma,

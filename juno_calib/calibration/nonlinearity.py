@@ -102,7 +102,7 @@ class ElectronNLModel:
     Attributes
     ----------
     t : (G,) kinetic-energy nodes, MeV; ``t[0] = 0``
-    stopping : (G,) fit stopping power, MeV cm² g⁻¹ (``inf`` at T = 0)
+    stopping : (G,) fit stopping power, MeV cm² g⁻¹ (T = 0 holds the first node's value)
     cherenkov : (G,) ``N_FT(T) / Y_s`` (scintillation-equivalent MeV per unit k_C)
     """
 
@@ -119,15 +119,16 @@ class ElectronNLModel:
         t = np.concatenate([[0.0], np.geomspace(config.fit_grid_t_min / units.MeV,
                                                 config.fit_grid_t_max / units.MeV,
                                                 int(config.fit_grid_points) - 1)])
-        s = np.full(t.size, np.inf)
+        s = np.empty(t.size)
         s[1:] = bethe_electron(t[1:], z_over_a=z_over_a, mean_excitation_mev=mean_excitation_mev,
                                k=config.bethe_k)
+        s[0] = s[1]  # held constant below the first node
         gamma = t / ELECTRON_MASS_MEV + 1.0
         beta2 = 1.0 - 1.0 / gamma**2
         above = np.clip(1.0 - 1.0 / (np.maximum(beta2, 1e-12) * n_ls**2), 0.0, None)
         lam = (config.cherenkov_lambda_min / units.cm, config.cherenkov_lambda_max / units.cm)
         per_cm = 2 * math.pi * FINE_STRUCTURE * (1 / lam[0] - 1 / lam[1]) * above  # photons/cm
-        per_mev = np.where(np.isfinite(s), per_cm / (s * density_gcm3), 0.0)  # photons/MeV
+        per_mev = per_cm / (s * density_gcm3)  # photons/MeV (0 below threshold)
         steps = 0.5 * (per_mev[1:] + per_mev[:-1]) * np.diff(t)
         ch = np.concatenate([[0.0], np.cumsum(steps)]) / scint_yield_per_mev
         return cls(t=t, stopping=s, cherenkov=ch)
@@ -139,8 +140,7 @@ class ElectronNLModel:
         """
         kb = np.atleast_1d(np.asarray(kb, dtype=float))[:, None]
         kc = np.atleast_1d(np.asarray(kc, dtype=float))[:, None]
-        integrand = 1.0 / (1.0 + kb * self.stopping[None, :])  # 0 at T = 0 (S infinite)
-        integrand[:, 0] = integrand[:, 1]  # held constant below the first node
+        integrand = 1.0 / (1.0 + kb * self.stopping[None, :])
         steps = 0.5 * (integrand[:, 1:] + integrand[:, :-1]) * np.diff(self.t)[None, :]
         quenched = np.concatenate([np.zeros((kb.shape[0], 1)), np.cumsum(steps, axis=1)], axis=1)
         return quenched + kc * self.cherenkov[None, :]
