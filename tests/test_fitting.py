@@ -10,6 +10,7 @@ from juno_calib.calibration.fitting import (
     Normal,
     Parameter,
     Uniform,
+    de_moves,
     fit_max_posterior,
     log_prior,
     sample_posterior,
@@ -64,6 +65,15 @@ def test_gaussian_linear_posterior_is_recovered(rng):
     assert 0.2 < res.acceptance_mean < 0.9, "stretch move on a 2-d Gaussian accepts ~0.5-0.7"
 
 
+def test_de_moves_recover_the_same_posterior(rng):
+    y = _data(np.array([0.8, 0.4]), rng)
+    mean, cov = _closed_form(y)
+    res = sample_posterior(_log_like(y), PARAMS, rng=rng, n_walkers=16, n_steps=3000, moves=de_moves())
+    s = res.summary("b")
+    assert abs(s["mean"] - mean[1]) < 4 * np.sqrt(cov[1, 1]) / np.sqrt(s["n_eff"])
+    assert s["std"] == pytest.approx(np.sqrt(cov[1, 1]), rel=0.10)
+
+
 def test_max_posterior_matches_closed_form(rng):
     y = _data(np.array([0.8, 0.4]), rng)
     mean, cov = _closed_form(y)
@@ -99,6 +109,9 @@ def test_same_seed_same_chain_and_other_seed_differs():
             for s in (3, 3, 4)]
     np.testing.assert_array_equal(runs[0].chain, runs[1].chain)
     assert not np.array_equal(runs[0].chain, runs[2].chain)
+    de = [sample_posterior(_log_like(y), PARAMS, rng=make_rng(3), n_walkers=8, n_steps=50, moves=de_moves())
+          for _ in range(2)]
+    np.testing.assert_array_equal(de[0].chain, de[1].chain)
 
 
 def test_short_chain_is_flagged(rng):

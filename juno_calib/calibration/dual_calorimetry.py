@@ -19,15 +19,18 @@ one SPMT count once (their counting non-linearity at high occupancy).
 Laser scan (calibration)
 ------------------------
 A diffuser ball at the centre flashes at intensities ``I`` (mean PE per LPMT) from the single-PE
-regime to far beyond the IBD range. PE per PMT are Poisson draws at the fixed vertex (the
-per-PMT expectation from :meth:`DetectorResponse.expected_pe`): the cost is one draw per PMT
-and flash, independent of the intensity, while the per-PE path of the response costs one
-placement per PE (~10⁶ PE per flash at the top of the scan). The SPMT total is estimated from
+regime to far beyond the IBD range. PE per PMT follow a Poisson law about the per-PMT
+expectation at the fixed vertex (:meth:`DetectorResponse.expected_pe`); per intensity step the
+hits of each SPMT over all flashes are one binomial draw and the flash-averaged LPMT charge one
+Gaussian draw from its exact compound-Poisson moments, so the cost depends neither on the
+intensity nor on the number of flashes (the per-PE path of the response costs one placement per
+PE, ~10⁶ PE per flash at the top of the scan). The SPMT total is estimated from
 the hit fraction ``f`` with the Poisson occupancy correction ``-N ln(1 - f)``; the ratio of the
-LPMT charge to it measures the channel-averaged non-linearity ``y(x) = <Q>/<q>`` vs the true PE
-per LPMT ``x``, up to a constant. The calibration fits ``ratio = r0 (1 + sum_m p_m u^m)``,
-``u = ln(1 + x)`` (m = 1..3, weighted linear least squares; not the truth's form; ``r0`` is the
-single-PE limit) and corrects each channel's charge by inverting ``x y(x)``.
+LPMT charge to it measures the channel response averaged over the Poisson number of PE per
+flash. The calibration fits a single-channel response ``g(q) = q [1 + sum_m p_m (u^m - ln 2^m)]``,
+``u = ln(1 + q)``, ``g(1) = 1`` (not the truth's form), folded with Poisson statistics at each
+intensity (:func:`fit_lpmt_nl`), and corrects each channel's charge of an event by inverting
+``g``.
 """
 
 from __future__ import annotations
@@ -166,49 +169,80 @@ def laser_scan(mu_lpmt, mu_spmt, dark_lpmt, dark_spmt, spe_sigma, nl: ChannelNL,
                      n_lpmt=int(mu_lpmt.size))
 
 
+def _basis(q, degree: int) -> np.ndarray:
+    """``u^m - ln(2)^m`` with ``u = ln(1 + q)``, m = 1..degree: zero at one PE. Shape (..., degree)."""
+    u = np.log1p(np.asarray(q, dtype=float))[..., None]
+    m = np.arange(1, degree + 1)
+    return u**m - np.log(2.0) ** m
+
+
 @dataclasses.dataclass(frozen=True)
 class NLCorrection:
-    """The calibration's channel-averaged LPMT non-linearity ``y(x) = 1 + sum p_m ln(1+x)^m``."""
+    """The calibration's single-channel LPMT response ``g(q) = q [1 + sum_m p_m (u^m - ln2^m)]``,
+    ``u = ln(1 + q)``: ``g(1) = 1`` (the gain calibration), no other form assumed."""
 
-    coeffs: np.ndarray      # (3,) p_1..p_3
-    cov: np.ndarray         # (3, 3)
-    x: np.ndarray           # (J,) estimated true PE per LPMT of the scan points
-    y: np.ndarray           # (J,) measured Q / q of the scan points
+    coeffs: np.ndarray      # (M,) p_m
+    cov: np.ndarray         # (M, M)
+    scale: float            # LPMT PE per SPMT PE (the single-PE limit of the ratio)
+    x: np.ndarray           # (J,) true PE per LPMT of the scan points, from the SPMTs
+    y: np.ndarray           # (J,) measured ratio / scale
     y_err: np.ndarray
+    y_model: np.ndarray     # (J,) fitted <g(n)> / x at the scan points
+    chi2: float
 
-    def ratio(self, x) -> np.ndarray:
-        u = np.log1p(np.asarray(x, dtype=float))
-        return 1.0 + sum(c * u ** (m + 1) for m, c in enumerate(self.coeffs))
+    def response(self, q) -> np.ndarray:
+        """``g(q)``: measured charge of a channel with true charge ``q`` (PE)."""
+        q = np.asarray(q, dtype=float)
+        return q * (1.0 + _basis(np.clip(q, 0.0, None), self.coeffs.size) @ self.coeffs)
+
+    def ratio(self, q) -> np.ndarray:
+        """``g(q) / q`` of one channel."""
+        return 1.0 + _basis(np.clip(np.asarray(q, dtype=float), 0.0, None), self.coeffs.size) @ self.coeffs
 
     def invert(self, charge, x_max: float) -> np.ndarray:
-        """True charge ``x`` whose ``x y(x)`` is the measured ``charge`` (interpolated)."""
+        """True charge of a measured ``charge`` (per channel), by interpolation of ``g``."""
         grid = np.concatenate([[0.0], np.geomspace(1e-3, 2 * x_max, 2000)])
         charge = np.asarray(charge, dtype=float)
-        # y(0) = 1: a (rare) negative charge of a single PE is left as it is
-        return np.where(charge > 0, np.interp(charge, grid * self.ratio(grid), grid), charge)
+        # g(q) = q below one PE; a (rare) negative charge of a single PE is left as it is
+        return np.where(charge > 0, np.interp(charge, self.response(grid), grid), charge)
 
 
-def fit_lpmt_nl(scan: LaserScan) -> NLCorrection:
-    """Fit the channel-averaged non-linearity from the LPMT/SPMT ratio of a laser scan.
+def poisson_moments(x, degree: int) -> np.ndarray:
+    """``E[n (u(n)^m - ln2^m)] / x`` for ``n ~ Poisson(x)``, shape (J, degree): the laser scan
+    averages a channel's response over the Poisson number of PE of each flash."""
+    from scipy.stats import poisson
 
-    ``ratio = r0 (1 + sum_m p_m u^m)``, ``u = ln(1 + x)``, is linear in ``(r0, r0 p_m)``
-    (weighted least squares): the intercept ``r0`` is the ratio in the single-PE limit, where
-    the LPMT charge is linear by construction of the gain calibration, so no point of the scan
-    has to be declared linear by hand.
+    x = np.asarray(x, dtype=float)
+    n = np.arange(0, int(np.ceil(x.max() + 10 * np.sqrt(x.max()) + 20)) + 1, dtype=float)
+    p = poisson.pmf(n[None, :], x[:, None])
+    return np.einsum("jn,n,nm->jm", p, n, _basis(n, degree)) / x[:, None]
+
+
+def fit_lpmt_nl(scan: LaserScan, *, degree: int = 4) -> NLCorrection:
+    """Fit the single-channel LPMT response to the LPMT/SPMT ratio of a laser scan.
+
+    Model of the ratio at intensity ``x_j`` (true PE per LPMT): ``c [1 + sum_m p_m M_jm]`` with
+    ``M = poisson_moments(x)``, linear in ``(c, c p_m)``: weighted least squares. ``x_j`` is the
+    SPMT estimate times ``c`` over the number of LPMTs (iterated). Folding the Poisson statistics
+    of each channel in the model makes ``g`` the response of *one* channel to a given charge, so
+    it can correct the channels of any event, whatever their occupancy.
     """
+    check_range("degree", degree, 1, 8)
     ratio = scan.lpmt_charge / scan.spmt_pe
     ratio_err = ratio * np.hypot(scan.lpmt_charge_err / scan.lpmt_charge,
                                  scan.spmt_pe_err / scan.spmt_pe)
-    x = scan.spmt_pe * ratio / scan.n_lpmt  # first pass: x from the ratio itself
-    for _ in range(3):  # x depends on r0 through the SPMT-to-LPMT scale; converges at once
-        u = np.log1p(x)
-        design = np.column_stack([np.ones_like(u), u, u**2, u**3]) / ratio_err[:, None]
+    c = float(ratio[0])
+    for _ in range(4):  # x depends on c; converges in two passes
+        x = scan.spmt_pe * c / scan.n_lpmt
+        design = np.column_stack([np.ones_like(x), poisson_moments(x, degree)]) / ratio_err[:, None]
         b, *_ = np.linalg.lstsq(design, ratio / ratio_err, rcond=None)
-        x = scan.spmt_pe * b[0] / scan.n_lpmt
+        c = float(b[0])
     cov_b = np.linalg.inv(design.T @ design)
-    jac = np.column_stack([-b[1:] / b[0] ** 2, np.eye(3) / b[0]])  # d(p_m)/d(b)
-    return NLCorrection(coeffs=b[1:] / b[0], cov=jac @ cov_b @ jac.T, x=x, y=ratio / b[0],
-                        y_err=ratio_err / b[0])
+    jac = np.column_stack([-b[1:] / b[0] ** 2, np.eye(degree) / b[0]])
+    model = design @ b * ratio_err
+    return NLCorrection(coeffs=b[1:] / b[0], cov=jac @ cov_b @ jac.T, scale=c, x=x, y=ratio / c,
+                        y_err=ratio_err / c, y_model=model / c,
+                        chi2=float(np.sum(((ratio - model) / ratio_err) ** 2)))
 
 
 def ibd_residual(mu_events, energies, nl: ChannelNL, correction: NLCorrection, spe_sigma,
