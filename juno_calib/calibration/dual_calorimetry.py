@@ -265,3 +265,46 @@ def ibd_residual(mu_events, energies, nl: ChannelNL, correction: NLCorrection, s
         corr.append(q_corr.sum() / q.sum())
     return {"raw": np.array(raw), "corrected": np.array(corr),
             "max_pe": float(np.max(energies) * mu_events.max())}
+
+
+@dataclasses.dataclass(frozen=True)
+class DualCalorimetryStudy:
+    """Everything chapter 6 shows about dual calorimetry (see :func:`dual_calorimetry_study`)."""
+
+    channel_nl: ChannelNL
+    scan: LaserScan
+    correction: NLCorrection
+    true_ratio: np.ndarray      # (J,) true channel-averaged <Q>/<q> at each scan intensity
+    energies: np.ndarray        # (E,) visible energies of the IBD-like events, MeV
+    raw: np.ndarray             # (E,) sum Q / sum q before the correction
+    corrected: np.ndarray       # (E,) after it
+    max_pe: float               # largest mean PE of one LPMT at the highest energy
+
+
+def dual_calorimetry_study(response, config: DualCalorimetryConfig, *, n_flashes: int,
+                           n_vertices: int, fiducial_radius: float, n_energies: int = 15,
+                           rng: np.random.Generator) -> DualCalorimetryStudy:
+    """The truth's channels, the laser scan at the centre, the fit, and the correction applied to
+    events uniform in the fiducial volume (``n_vertices`` vertices, once per energy)."""
+    from ..core import units
+    from ..detector.geometry import sample_uniform_ls
+
+    n_l = response.n_lpmt
+    mu = response.expected_pe(np.zeros((1, 3)))[0]
+    mu = mu / mu[:n_l].mean()  # per unit intensity = mean PE per LPMT
+    dark = response.dark_rate * response.pmts.readout_window
+    spe = response.spe_resolution[:n_l]
+    nl = ChannelNL.draw(n_l, config, rng=rng)
+    scan = laser_scan(mu[:n_l], mu[n_l:], dark[:n_l], dark[n_l:], spe, nl, config,
+                      n_flashes=n_flashes, rng=rng)
+    true_ratio = np.array([(charge_moments(level * mu[:n_l] + dark[:n_l], nl, spe)[0].sum()
+                            - dark[:n_l].sum()) / (level * n_l) for level in scan.intensity])
+    correction = fit_lpmt_nl(scan)
+    vertices = sample_uniform_ls(int(n_vertices), rng=rng, r_max=fiducial_radius,
+                                 geometry=response.geometry)
+    energies = np.linspace(config.ibd_e_min / units.MeV, config.ibd_e_max / units.MeV, n_energies)
+    ibd = ibd_residual(response.expected_pe(vertices)[:, :n_l], energies, nl, correction, spe,
+                       dark[:n_l], rng=rng)
+    return DualCalorimetryStudy(channel_nl=nl, scan=scan, correction=correction,
+                                true_ratio=true_ratio, energies=energies, raw=ibd["raw"],
+                                corrected=ibd["corrected"], max_pe=ibd["max_pe"])

@@ -323,3 +323,15 @@ class NLFit:
         at ``theta`` (n_params,)."""
         mean, var = self._peaks(np.asarray(theta, dtype=float)[None, :])
         return (self.peaks.mean_pe - mean[0]) / np.sqrt(var[0])
+
+
+def run_fit(fit: NLFit, *, rng: np.random.Generator, n_walkers: int, n_steps: int):
+    """iminuit optimum (frequentist cross-check) and the emcee posterior started around it
+    (differential-evolution moves). Returns ``(MaxPosterior, MCMCResult)``."""
+    from .fitting import de_moves, fit_max_posterior, sample_posterior
+
+    best = fit_max_posterior(fit.log_likelihood, fit.params, fit.x0)
+    res = sample_posterior(fit.log_likelihood, fit.params, rng=rng, n_walkers=n_walkers,
+                           n_steps=n_steps, x0=best.values, init_scale=0.1 * best.errors,
+                           moves=de_moves())
+    return best, res
