@@ -40,3 +40,38 @@ def test_effects_go_the_right_way(glued):
     assert glued["years_to_3sigma_stat"] == pytest.approx(9.0 * 6.0 / stat, rel=1e-6), "stat-only is linear"
     assert glued["years_to_3sigma_stat"] < glued["years_to_3sigma"] < 12.0
     assert glued["dchi2_at_years_3s"] == pytest.approx(9.0, abs=0.3)
+
+
+def test_nl_uncertainty_is_chapter_6_posterior(glued):
+    """The NL band of the fits is the envelope of chapter 6's posterior, recomputed here from the
+    library at the chapter's seed and --fast statistics; not the 0.36% stand-in."""
+    from juno_calib.book.chapters import get_chapter
+    from juno_calib.calibration.positron_scale import positron_scale_posterior
+    from juno_calib.core.rng import make_rng
+    from juno_calib.particles.scintillator import Scintillator
+    from juno_calib.reach import mass_ordering as mo
+
+    chapter = get_chapter("09_mass_ordering")
+    p = {name: par.default for name, par in chapter.parameters.items()} | chapter.resolve(fast=True)
+    assert p["nl_source"] == "chapter6"
+    post = positron_scale_posterior(p["config"], rng=make_rng(p["seed"]), daq_scale=p["nl_daq_scale"],
+                                    n_template=p["nl_n_template"], b12_days=p["nl_b12_days"],
+                                    map_shape=(p["nl_n_map_r3"], p["nl_n_map_cos"]), n_walkers=p["nl_n_walkers"],
+                                    n_steps=p["nl_n_steps"], n_flashes=p["nl_n_flashes"],
+                                    n_vertices=p["nl_n_vertices"])
+    e_vis = mo.positron_visible_model(Scintillator.load())(post.e_prompt)
+    modes = mo.posterior_nl_modes(e_vis, post.relative_draws())
+    assert glued["nl_band_pct"] == pytest.approx(100 * modes.envelope, rel=1e-6)
+    assert glued["nl_post_envelope_pct"] == pytest.approx(glued["nl_band_pct"], rel=1e-12)
+    assert glued["nl_band_pct"] != pytest.approx(0.36, rel=0.05), "the stand-in band must not be what is used"
+    # the three modes carry the posterior (its curve depends on A, kB, kC: rank 3)
+    assert glued["nl_post_captured_pct"] > 90.0
+    assert glued["nl_post_envelope_pct"] == pytest.approx(glued["nl_post_direct_pct"], rel=0.3)
+
+
+def test_chapter_6_bias_is_propagated(glued):
+    # a calibrated NL that differs from the truth: the true ordering no longer fits perfectly and the
+    # separation moves; chapter 6's bias is sub-percent (seed 000: 0.2% physics, 0.3% instrumental)
+    assert glued["chi2_true_ch6_bias"] > 0.05
+    assert abs(glued["dchi2_6y_ch6_bias"] - glued["dchi2_6y_with_nl"]) > 0.01
+    assert glued["nl_bias_ch6_max_pct"] < 1.0
