@@ -1,0 +1,117 @@
+"""``juno-calib book``: the chapters of ``_toc.yml`` run in parallel into the book's cache, Sphinx
+renders them from it without running them again, tables printed by code cells become HTML tables,
+MathJax ships with the pages, and a failing cell fails the build."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+
+import pytest
+
+from juno_calib.book.build import build_book, toc_notebooks
+from juno_calib.book.chapters import NOTEBOOKS, ROOT
+
+HEADER = textwrap.dedent(
+    """\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """
+)
+TABLE_CHAPTER = HEADER + textwrap.dedent(
+    """\
+    # A chapter with a table
+
+    The fraction $x = 1/2$ of the events.
+
+    ```{code-cell} ipython3
+    from IPython.display import Markdown
+
+    from juno_calib.core.params import markdown_table
+
+    Markdown(markdown_table([("a", "1", "src A"), ("b", "2", "src B"), ("c", "$3$", "src C")]))
+    ```
+    """
+)
+FAILING_CHAPTER = HEADER + textwrap.dedent(
+    """\
+    # A chapter that fails
+
+    ```{code-cell} ipython3
+    raise RuntimeError("this cell fails on purpose")
+    ```
+    """
+)
+
+
+def _mini_book(tmp_path, chapters: dict[str, str]):
+    """A book with the project's configuration and the given chapters (name -> text)."""
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    shutil.copytree(ROOT / "_static", tmp_path / "_static")
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
+    (tmp_path / "book" / "intro.md").write_text("# Mini book\n\nThe chapters of a test.\n")
+    (tmp_path / "notebooks").mkdir()
+    for name, text in chapters.items():
+        (tmp_path / "notebooks" / f"{name}.md").write_text(text)
+    toc = "format: jb-book\nroot: book/intro\nchapters:\n" + "".join(
+        f"  - file: notebooks/{name}\n" for name in chapters
+    )
+    (tmp_path / "_toc.yml").write_text(toc)
+    return tmp_path
+
+
+def test_toc_notebooks_are_the_chapters_of_the_toc_in_reading_order():
+    toc = (ROOT / "_toc.yml").read_text()
+    listed = re.findall(r"file:\s*(notebooks/\S+)", toc)
+    found = toc_notebooks(ROOT)
+    assert [str(p.relative_to(ROOT).with_suffix("")) for p in found] == listed
+    assert all(p.parent == NOTEBOOKS and p.suffix == ".md" for p in found)
+    assert ROOT / "book" / "intro.md" not in found, "plain Markdown pages are not executed"
+
+
+@pytest.mark.notebook
+def test_book_runs_chapters_once_and_renders_output_tables_and_offline_math(tmp_path, capfd):
+    book = _mini_book(tmp_path, {"01_table": TABLE_CHAPTER, "02_table_again": TABLE_CHAPTER.replace("1/2", "1/3")})
+    assert build_book(book, jobs=2) == 0
+    out = capfd.readouterr().out
+    assert re.search(r"01_table\.md: executed in [\d.]+ s", out), out
+    assert re.search(r"02_table_again\.md: executed in [\d.]+ s", out), out
+    # Sphinx found both chapters in the cache and ran neither again
+    assert out.count("Using cached notebook") == 2, out
+    assert "Executing notebook" not in out, out
+    html = (book / "_build" / "html" / "notebooks" / "01_table.html").read_text()
+    output = html[html.index('class="cell_output'):]
+    table = output[output.index("<table"):output.index("</table>")]
+    assert table.count("<tr") == 4, "the inputs table shows a header and one row per input"
+    assert "|---|" not in html
+    assert re.search(r'<script[^>]+src="\.\./_static/mathjax/tex-chtml\.js', html), "MathJax from the book's files"
+    assert "cdn.jsdelivr" not in html
+    assert (book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+@pytest.mark.notebook
+def test_a_failing_cell_fails_the_build_and_names_the_chapter(tmp_path, capfd):
+    book = _mini_book(tmp_path, {"01_table": TABLE_CHAPTER, "02_fails": FAILING_CHAPTER})
+    assert build_book(book, jobs=2) == 1
+    out = capfd.readouterr().out
+    assert "02_fails.md: FAILED" in out
+    assert "this cell fails on purpose" in out, "the failing cell's error is printed"
+    assert "01_table.md: executed" in out, "the other chapters still run"
+    assert not (book / "_build" / "html").exists(), "no book is built from a failed chapter"
+
+
+def test_jobs_below_one_is_refused(tmp_path):
+    from juno_calib.book.build import execute_chapters
+
+    with pytest.raises(ValueError, match="jobs = 0"):
+        execute_chapters(ROOT, tmp_path, jobs=0)
