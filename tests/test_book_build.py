@@ -115,3 +115,10 @@ def test_jobs_below_one_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="jobs = 0"):
         execute_chapters(ROOT, tmp_path, jobs=0)
+
+
+def test_cli_refuses_jobs_below_one(capsys):
+    from juno_calib.book.cli import main
+
+    assert main(["book", "--jobs", "0"]) == 2
+    assert "--jobs 0 must be at least 1" in capsys.readouterr().err
