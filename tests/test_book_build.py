@@ -81,11 +81,21 @@ def test_toc_notebooks_are_the_chapters_of_the_toc_in_reading_order():
 
 @pytest.mark.notebook
 def test_book_runs_chapters_once_and_renders_output_tables_and_offline_math(tmp_path, capfd):
-    book = _mini_book(tmp_path, {"01_table": TABLE_CHAPTER, "02_table_again": TABLE_CHAPTER.replace("1/2", "1/3")})
+    noisy = TABLE_CHAPTER.replace("1/2", "1/3") + textwrap.dedent(
+        """
+        ```{code-cell} ipython3
+        import sys
+        print("a warning a reader would see", file=sys.stderr)
+        ```
+        """
+    )
+    book = _mini_book(tmp_path, {"01_table": TABLE_CHAPTER, "02_table_again": noisy})
     assert build_book(book, jobs=2) == 0
     out = capfd.readouterr().out
     assert re.search(r"01_table\.md: executed in [\d.]+ s", out), out
     assert re.search(r"02_table_again\.md: executed in [\d.]+ s", out), out
+    assert "02_table_again.md: warning: a cell writes to stderr" in out, "stderr outputs are named"
+    assert "01_table.md: warning" not in out
     # Sphinx found both chapters in the cache and ran neither again
     assert out.count("Using cached notebook") == 2, out
     assert "Executing notebook" not in out, out

@@ -166,15 +166,15 @@ def execute_chapters(root: Path, cache_dir: Path, *, jobs: int = 2, echo=None) -
             path = Path(path)
             name = path.relative_to(root)
             if error is None:
+                nb = nbformat.reads(text, as_version=4)
                 cache.cache_notebook_bundle(
-                    CacheBundleIn(
-                        nbformat.reads(text, as_version=4), str(path),
-                        data={"execution_seconds": seconds},
-                    ),
+                    CacheBundleIn(nb, str(path), data={"execution_seconds": seconds}),
                     check_validity=False,
                     overwrite=True,
                 )
                 echo(f"  {name}: executed in {seconds:.1f} s")
+                for line in stderr_outputs(nb):
+                    echo(f"  {name}: warning: a cell writes to stderr (readers see it): {line}")
             else:
                 echo(f"  {name}: FAILED after {seconds:.1f} s")
             results[path] = Executed(path, seconds, error)
@@ -183,6 +183,17 @@ def execute_chapters(root: Path, cache_dir: Path, *, jobs: int = 2, echo=None) -
 
 def _echo(text: str) -> None:
     print(text, flush=True)
+
+
+def stderr_outputs(nb) -> list[str]:
+    """The first line of every stderr output of an executed notebook (warnings, progress bars)."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", "")).strip()
+                found.append(f"cell {i}: {text.splitlines()[0][:200] if text else '(empty)'}")
+    return found
 
 
 def _jupyter_book() -> str | None:
