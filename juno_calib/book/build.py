@@ -160,10 +160,13 @@ def execute_chapters(root: Path, cache_dir: Path, *, jobs: int = 2, echo=None) -
     with cf.ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_limit_threads, initargs=(threads,)
     ) as pool:
-        futures = [pool.submit(_run_one, str(p), settings) for p in paths]
+        futures = {pool.submit(_run_one, str(p), settings): p for p in paths}
         for future in cf.as_completed(futures):
-            path, text, seconds, error = future.result()
-            path = Path(path)
+            path = futures[future]
+            try:
+                _, text, seconds, error = future.result()
+            except Exception as err:  # the kernel or the worker died: the chapter failed
+                text, seconds, error = None, float("nan"), f"{type(err).__name__}: {err}"
             name = path.relative_to(root)
             if error is None:
                 nb = nbformat.reads(text, as_version=4)
