@@ -39,7 +39,7 @@ class Executed:
     error: str | None = None
 
 
-def _toc_files(node) -> list[str]:
+def toc_files(node) -> list[str]:
     """Every ``file:`` entry of a ``_toc.yml`` tree, in reading order."""
     out: list[str] = []
     if isinstance(node, dict):
@@ -48,10 +48,10 @@ def _toc_files(node) -> list[str]:
                 out.append(node[key])
         for key in ("parts", "chapters", "sections"):
             for child in node.get(key) or []:
-                out += _toc_files(child)
+                out += toc_files(child)
     elif isinstance(node, list):
         for child in node:
-            out += _toc_files(child)
+            out += toc_files(child)
     return out
 
 
@@ -65,7 +65,7 @@ def toc_notebooks(root: Path) -> list[Path]:
 
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     found = []
-    for entry in _toc_files(toc):
+    for entry in toc_files(toc):
         base = root / entry
         candidates = [base] if base.suffix in (".md", ".ipynb") else [
             base.with_name(base.name + s) for s in (".ipynb", ".md")

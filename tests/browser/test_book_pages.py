@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from juno_calib.book.build import execute_settings, read_notebook, toc_notebooks
+from juno_calib.book.build import execute_settings, read_notebook, toc_files, toc_notebooks
 from juno_calib.book.chapters import ROOT
 
 BUILD = ROOT / "_build"
@@ -139,8 +139,25 @@ def browser(built_book):
         browser.close()
 
 
+def other_pages(chapters: list[Chapter]) -> list[Chapter]:
+    """The book's pages that are not notebooks (introduction, conventions, references)."""
+    import yaml
+
+    done = {c.source.with_suffix("") for c in chapters}
+    out = []
+    for entry in toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text())):
+        base = (ROOT / entry).with_suffix("")
+        if base not in done and base.with_suffix(".md").is_file():
+            rel = base.relative_to(ROOT)
+            out.append(Chapter(name=rel.name, source=base.with_suffix(".md"), html=HTML / rel.with_suffix(".html")))
+    return out
+
+
 CHAPTERS = book_chapters()
 IDS = [c.name for c in CHAPTERS]
+# every page of the book: the chapters and the front and back matter
+PAGES = CHAPTERS + other_pages(CHAPTERS)
+PAGE_IDS = [p.name for p in PAGES]
 
 # Everything the page shows and the tests read, gathered in the page once it has settled.
 REPORT_JS = r"""
@@ -227,7 +244,7 @@ def pages(browser, built_book):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
     reports = {}
-    for chapter in CHAPTERS:
+    for chapter in PAGES:
         external: list[str] = []
 
         page = context.new_page()
@@ -274,7 +291,7 @@ def test_code_cell_tables_are_html_tables(pages, chapter):
         assert (header, rows) in shown, f"{chapter.name}: the inputs table does not show its {rows} inputs as rows"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", PAGES, ids=PAGE_IDS)
 def test_no_raw_markdown_or_tex_in_the_text(pages, chapter):
     prose = _page(pages, chapter)["prose"]
     for pattern, what in [
@@ -292,12 +309,11 @@ def test_no_raw_markdown_or_tex_in_the_text(pages, chapter):
         )
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", PAGES, ids=PAGE_IDS)
 def test_math_is_typeset_offline(pages, chapter):
     report = _page(pages, chapter)
     if report["math"] == 0:
-        assert not report["mathjaxSrc"], f"{chapter.name}: MathJax loaded on a page without formulas"
-        return  # a chapter without formulas (the book-wide test below asks for typeset math)
+        return  # a page without formulas (the book-wide test below asks for typeset math)
     assert report["mathjaxSrc"], f"{chapter.name}: the page has {report['math']} formulas but loads no MathJax"
     assert all(src.startswith("file:") for src in report["mathjaxSrc"]), (
         f"{chapter.name}: MathJax is not loaded from the book's own files: {report['mathjaxSrc']}"
@@ -335,7 +351,7 @@ def test_no_traceback_or_warning_in_outputs(pages, chapter):
     )
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", PAGES, ids=PAGE_IDS)
 def test_one_title_and_a_consistent_heading_hierarchy(pages, chapter):
     report = _page(pages, chapter)
     assert len(report["h1"]) == 1, f"{chapter.name}: {len(report['h1'])} titles (h1): {report['h1']}"
@@ -365,7 +381,7 @@ def test_long_import_cells_are_folded(pages, chapter):
     assert not shown, f"{chapter.name}: import cells shown unfolded (tag them hide-input): {shown}"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", PAGES, ids=PAGE_IDS)
 def test_page_needs_nothing_outside_the_book(pages, chapter):
     report = _page(pages, chapter)
     assert not report["external"], f"{chapter.name}: requests outside the book (offline): {report['external']}"
