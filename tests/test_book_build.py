@@ -132,3 +132,13 @@ def test_cli_refuses_jobs_below_one(capsys):
 
     assert main(["book", "--jobs", "0"]) == 2
     assert "--jobs 0 must be at least 1" in capsys.readouterr().err
+
+
+def test_bibliography_titles_carry_no_tex_math():
+    """pybtex prints a title's TeX as raw text (and sentence case turns \\Delta into \\delta):
+    titles write symbols in Unicode, in braces to keep their case, e.g. {Δm²₂₁}."""
+    text = (ROOT / "book" / "references.bib").read_text()
+    titles = re.findall(r"^\s*title\s*=\s*(.+)$", text, flags=re.MULTILINE | re.IGNORECASE)
+    assert titles, "references.bib has titles"
+    raw = [t for t in titles if "$" in t or re.search(r"\\[A-Za-z]+", t)]
+    assert not raw, f"titles with TeX math that the book would show raw: {raw}"
