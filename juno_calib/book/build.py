@@ -220,19 +220,23 @@ def build_book(root: Path, *, jobs: int = 2, echo=None) -> int:
     failed = [e for e in executed if e.error is not None]
     for e in failed:
         echo(f"\n--- {e.path.relative_to(root)}: a cell failed ---\n{e.error}")
-    if executed:
-        echo(f"\nchapter execution times (wall clock, {jobs} at a time):")
-        for e in executed:
-            status = "FAILED" if e.error else "ok"
-            echo(f"  {e.path.stem:32s} {e.seconds:7.1f} s  {status}")
-        echo(f"  {'sum':32s} {sum(e.seconds for e in executed):7.1f} s; "
-             f"wall clock {t_exec:.1f} s")
     if failed:
+        _summary(executed, jobs, t_exec, echo)
         names = ", ".join(e.path.stem for e in failed)
         echo(f"juno-calib: error: {len(failed)} chapter(s) failed ({names}); the book was not built")
         return 1
     t1 = time.perf_counter()
     proc = subprocess.run([jb, "build", "-W", "-n", "--keep-going", str(root)])
+    _summary(executed, jobs, t_exec, echo)
     echo(f"sphinx build time: {time.perf_counter() - t1:.0f} s")
     echo(f"book build time: {time.perf_counter() - t0:.0f} s (exit {proc.returncode})")
     return proc.returncode
+
+
+def _summary(executed: list[Executed], jobs: int, wall: float, echo) -> None:
+    if not executed:
+        return
+    echo(f"\nchapter execution times ({jobs} at a time):")
+    for e in executed:
+        echo(f"  {e.path.stem:32s} {e.seconds:7.1f} s  {'FAILED' if e.error else 'ok'}")
+    echo(f"  {'sum':32s} {sum(e.seconds for e in executed):7.1f} s; wall clock {wall:.1f} s")
