@@ -120,7 +120,9 @@ class PMTTable:
     ``(theta, phi)`` (the nearest PMT to the cell centre), which partitions the sphere
     into one patch per PMT; ``cell_area`` (N,) the solid angle (sr) of each PMT's patch;
     ``bound``: the reach, in patch radii, of the sampler's acceptance bound; ``clip_mass``:
-    the share of proposals whose acceptance may exceed 1 (and be clipped).
+    the share of proposals whose acceptance may exceed 1 (and be clipped); ``scattered`` (n_r,)
+    the first-order Rayleigh part of ``T`` (independent of ``alpha``), used to tell scattered PE
+    from direct ones for their times.
     """
 
     r_ls: float
@@ -131,6 +133,7 @@ class PMTTable:
     cell_area: np.ndarray
     bound: float = 1.0
     clip_mass: float = 1e-3
+    scattered: np.ndarray | None = None
 
     @classmethod
     def build(cls, pmt_position, cathode_radius: float, aspect: float, weight, optics: Optics,
@@ -153,7 +156,8 @@ class PMTTable:
         pmt = radius * np.stack([np.sin(alpha), np.zeros_like(alpha), np.cos(alpha)], axis=1)
         direct = direct_fraction(vtx, pmt, cathode_radius, aspect, optics, r_ls, acrylic_thickness,
                                  angular_slope)
-        values = scale * (direct + rayleigh_redetected(r, direct[0, 0], optics, r_ls))
+        scattered = scale * rayleigh_redetected(r, direct[0, 0], optics, r_ls)
+        values = scale * direct + scattered
         n_t, n_p = (int(v) for v in lookup_shape)
         theta_edges = np.linspace(0.0, np.pi, n_t + 1)
         tt, pp = np.meshgrid(0.5 * (theta_edges[1:] + theta_edges[:-1]),
@@ -168,7 +172,7 @@ class PMTTable:
                 "lookup cell; use a finer grid"
             )
         return cls(r_ls=r_ls, values=values, direction=direction, weight=np.asarray(weight, float),
-                   lookup=lookup.reshape(n_t, n_p), cell_area=area)
+                   lookup=lookup.reshape(n_t, n_p), cell_area=area, scattered=scattered[:, 0])
 
     @property
     def d_r(self) -> float:
@@ -229,6 +233,55 @@ class PMTTable:
         ip = np.clip((phi * (n_p / (2 * np.pi))).astype(np.int64), 0, n_p - 1)
         return self.lookup[ic, ip]
 
+    def _vertex_terms(self, x):
+        """Per-vertex terms of the sampler for vertices ``x`` (D, 3): the axis and its frame,
+        the table row and weight in ``r``, the acceptance bound and the proposal odds."""
+        t = self._bins
+        n_r = self.values.shape[0]
+        r = np.sqrt(np.einsum("dk,dk->d", x, x))
+        axis = np.where(r[:, None] > 0, x / np.where(r > 0, r, 1.0)[:, None], [[0.0, 0.0, 1.0]])
+        e1, e2 = _orthonormal_frame(axis)
+        i_d, w_d = _grid_cell(r, self.d_r, n_r)
+        bound_d = np.maximum(t["row_bound"][i_d], t["row_bound"][i_d + 1])
+        mass_lo, mass_hi = (1 - w_d) * t["norm_b"][i_d], w_d * t["norm_b"][i_d + 1]
+        floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
+        p_floor_d = floor_mass / (floor_mass + mass_lo + mass_hi)
+        return axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d
+
+    def sample_pe(self, vertices, source=None, *, rng: np.random.Generator, times=None,
+                  return_clipped: bool = False):
+        """Draw one PMT per PE with the compiled kernel, and optionally a time per PE.
+
+        The same sampler as :meth:`sample_pmts` (same proposals and acceptance, exact to the
+        table), run PE by PE in :func:`juno_calib.detector.timing.place_and_time`.
+        ``times`` is ``None`` (no times; returns the PMT indices (H,)) or a mapping with the
+        time model's arrays (:meth:`juno_calib.detector.response.DetectorResponse.sample_hits`
+        builds it); then returns ``(pmt, time)``. ``return_clipped`` adds the fraction of
+        proposals whose acceptance exceeded 1.
+        """
+        from .timing import place_and_time
+
+        x = np.ascontiguousarray(np.atleast_2d(np.asarray(vertices, dtype=float)))
+        src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
+        t = self._bins
+        terms = self._vertex_terms(x)
+        if times is None:
+            z1, z3 = np.zeros(1), np.zeros((1, 3))
+            args = (False, np.zeros(self.values.shape[0]), z3, z1, np.ones(1), np.ones(1), 0.0,
+                    1.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+        else:
+            args = (True, times["scattered"], times["pmt_position"], times["tts"], times["taus"],
+                    times["weight_cdf"], times["rise"], times["r_ls"], times["r_acrylic"],
+                    times["k_ls"], times["k_acrylic"], times["k_water"], times["attenuation_length"])
+        k, tm, n_clip = place_and_time(src, x, *terms, t["v"], t["flat_cdf"], t["cos_edges"], t["factor"],
+                                       self.direction, self.lookup, self.d_alpha, *args, rng)
+        out = k if times is None else (k, tm)
+        if return_clipped:
+            return out, n_clip / max(src.size, 1)
+        return out
+
     def sample_pmts(self, vertices, source=None, *, rng: np.random.Generator,
                     return_clipped: bool = False):
         """Draw one PMT per PE: indices (H,) into the system's PMTs.
@@ -250,17 +303,8 @@ class PMTTable:
         src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
         t = self._bins
         v, flat, cos_edges, factor = t["v"], t["flat_cdf"], t["cos_edges"], t["factor"]
-        n_r, n_bins = v.shape
-        r = np.sqrt(np.einsum("dk,dk->d", x, x))
-        axis = np.where(r[:, None] > 0, x / np.where(r > 0, r, 1.0)[:, None], [[0.0, 0.0, 1.0]])
-        e1, e2 = _orthonormal_frame(axis)
-        i_d, w_d = _grid_cell(r, self.d_r, n_r)
-        bound_d = np.maximum(t["row_bound"][i_d], t["row_bound"][i_d + 1])
-        mass_lo, mass_hi = (1 - w_d) * t["norm_b"][i_d], w_d * t["norm_b"][i_d + 1]
-        floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
-        p_floor_d = floor_mass / (floor_mass + mass_lo + mass_hi)
+        n_bins = v.shape[1]
+        axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d = self._vertex_terms(x)
         out = np.empty(src.size, dtype=np.int64)
         todo = np.arange(src.size)
         n_clipped = 0
