@@ -37,6 +37,7 @@ time PDF, and extended (gamma-cascade) light sources beyond the light centre.
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -52,6 +53,8 @@ RESIDUAL_RANGE = (-60.0, 440.0)
 """Time-residual range (ns) of the PDF tables; outside it the density is that of the edges."""
 RESIDUAL_STEP = 0.5
 """Bin width (ns) of the time-residual PDF."""
+TOTAL_SHAPE = (64, 17)
+"""Nodes (in (r/R)^3, cos theta) of the tabulated sum of the per-PMT expectations."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +65,8 @@ class Vertices:
     ``method="charge_centre"``); ``t0`` (n,) the event time; ``energy`` (n,) the profiled
     energy scale (MeV, from the expected PE); ``first_guess`` (n, 3) the corrected
     charge-weighted centre; ``charge_centre`` (n, 3) the uncorrected one; ``n_calls`` (n,)
-    likelihood evaluations; ``success`` (n,) whether the minimiser converged.
+    likelihood evaluations; ``success`` (n,) whether the minimiser converged; ``uncorrected``
+    (n, 3) the fitted vertex before the calibrated radial-bias correction.
     """
 
     position: np.ndarray
@@ -72,6 +76,7 @@ class Vertices:
     charge_centre: np.ndarray
     n_calls: np.ndarray
     success: np.ndarray
+    uncorrected: np.ndarray | None = None
 
     @property
     def radius(self) -> np.ndarray:
@@ -144,7 +149,7 @@ def _nll(p, pmt, n_pe, t_hit, kind, pmt_pos, pmt_dir, weight, dark, table, d_r, 
     out = penalty
     e = 1.0
     if use_charge:
-        # S(x): total expected LPMT PE per MeV from the (r^3, cos theta) total map
+        # S(x) = sum_k w_k T_k(x) over all LPMTs, tabulated in (r^3, cos theta)
         n_u, n_c = total.shape
         u = (r / r_ls) ** 3 * (n_u - 1.0)
         cth = (z / r if r > 0 else 1.0) + 1.0
@@ -218,17 +223,22 @@ class VertexReco:
     bias_r_true: np.ndarray
     bias_r_cw: np.ndarray
     t_offset: float
+    radial_fit_r: np.ndarray | None = None
+    radial_fit_bias: np.ndarray | None = None
 
     @classmethod
     def calibrate(cls, response: DetectorResponse, *, rng: np.random.Generator, n_time_events: int = 200,
                   n_radii: int = 36, n_per_radius: int = 30, e_vis: float = 2.223,
-                  smoothing_ns: float = 1.0):
+                  smoothing_ns: float = 1.0, n_fit_per_radius: int = 6):
         """Calibrate with point sources of ``e_vis`` MeV (the n-H gamma's visible energy).
 
-        Time PDF: ``n_time_events`` events at the centre. Radial bias: ``n_per_radius``
-        events at each of ``n_radii`` radii from 0 to the LS surface (random directions).
-        ``smoothing_ns``: Gaussian smoothing of the residual histogram.
+        Time PDF: ``n_time_events`` events at the centre. Radial bias of the charge-weighted
+        centre: ``n_per_radius`` events at each of ``n_radii`` radii from 0 to the LS surface
+        (random directions). Radial bias of the likelihood fit: the first ``n_fit_per_radius``
+        of them are fitted (0: no correction of the fit). ``smoothing_ns``: Gaussian smoothing
+        of the residual histogram.
         """
+        check_range("n_fit_per_radius", n_fit_per_radius, 0, n_per_radius)
         if not isinstance(response, DetectorResponse):
             raise TypeError(f"response must be a DetectorResponse, got {type(response).__name__}")
         check_range("n_time_events", n_time_events, 10, 1e6)
@@ -271,8 +281,22 @@ class VertexReco:
         hits = response.sample_hits(np.arange(n), x, np.full(n, e_vis), n, rng=rng)
         cw = charge_centre(hits, response)
         r_cw = np.einsum("ij,ij->i", cw, d).reshape(n_radii, n_per_radius).mean(axis=1)
-        return cls(response=response, t_grid=grid, single_pdf=single_pdf, bias_r_true=r_true,
+        reco = cls(response=response, t_grid=grid, single_pdf=single_pdf, bias_r_true=r_true,
                    bias_r_cw=r_cw, t_offset=t_offset)
+        n_fit = int(n_fit_per_radius)
+        if n_fit == 0:
+            return reco
+        # fit the first n_fit events of every radius; the mean radial bias vs the fitted radius
+        ev_fit = (np.arange(n_radii)[:, None] * n_per_radius + np.arange(n_fit)[None, :]).ravel()
+        keep = np.isin(hits.event, ev_fit)
+        sub = Hits(n_events=ev_fit.size, event=np.searchsorted(ev_fit, hits.event[keep]).astype(np.int32),
+                   pmt=hits.pmt[keep], npe=hits.npe[keep], charge=hits.charge[keep], time=hits.time[keep],
+                   n_pmt_lpmt=hits.n_pmt_lpmt)
+        fit = reco.reconstruct(sub)
+        r_fit = fit.radius.reshape(n_radii, n_fit).mean(axis=1)
+        bias = r_fit - r_true
+        order = np.argsort(r_fit)
+        return dataclasses.replace(reco, radial_fit_r=r_fit[order], radial_fit_bias=bias[order])
 
     @staticmethod
     def _tof_constants(response):
@@ -293,6 +317,30 @@ class VertexReco:
         top = int(np.argmax(mono >= mono[-1] - 1e-9))
         r_new = np.interp(rc, mono[: top + 1], self.bias_r_true[: top + 1])
         return cw * (r_new / np.where(rc > 0, rc, 1.0))[:, None]
+
+    @cached_property
+    def table_total(self) -> np.ndarray:
+        """``S(r^3, cos theta) = sum_k w_k T(r, alpha_k)`` over all LPMTs (PE per MeV), on a grid
+        uniform in ``(r / R)^3`` and ``cos theta`` at ``phi = 0`` (the layout's small ``phi``
+        dependence neglected): the normalisation of the per-PMT expectations of the fit."""
+        table = self.response.tables["lpmt"]
+        r_ls = self.response.geometry.r_ls
+        n_u, n_c = TOTAL_SHAPE
+        r = r_ls * np.cbrt(np.linspace(0.0, 1.0, n_u))
+        c = np.linspace(-1.0, 1.0, n_c)
+        rr, cc = np.meshgrid(r, c, indexing="ij")
+        vtx = np.stack([rr * np.sqrt(1 - cc**2), np.zeros_like(rr), rr * cc], -1).reshape(-1, 3)
+        tot = np.concatenate([table.expected(vtx[i:i + 64]).sum(axis=1) for i in range(0, len(vtx), 64)])
+        return tot.reshape(n_u, n_c)
+
+    def correct_fit_radius(self, x) -> np.ndarray:
+        """Fitted vertices (n, 3) with the radial bias of the fit, calibrated with the sources at
+        known radii (:meth:`calibrate`, ``fit_bias=True``), subtracted."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        r = np.linalg.norm(x, axis=1)
+        shift = np.interp(r, self.radial_fit_r, self.radial_fit_bias)
+        r_new = np.clip(r - shift, 0.0, self.response.geometry.r_ls)
+        return x * (r_new / np.where(r > 0, r, 1.0))[:, None]
 
     @property
     def _log_first(self):
@@ -335,7 +383,7 @@ class VertexReco:
         log_first = self._log_first
         n_pe = np.maximum(np.rint(q), 1).astype(np.int64)
         consts = (kind, pos, direc, table.weight, dark, table.values, table.d_r, table.d_alpha,
-                  resp.total_map.lpmt, resp.geometry.r_ls, r_out, k_ls, k_w, log_first,
+                  self.table_total, resp.geometry.r_ls, r_out, k_ls, k_w, log_first,
                   float(self.t_grid[0]), RESIDUAL_STEP, use != "time", use != "charge")
         dark_sum = float(resp.dark_mean["lpmt"])
         for i in np.flatnonzero(~empty):  # one minimisation per event (compiled likelihood)
@@ -355,8 +403,11 @@ class VertexReco:
             out_x[i], t0[i], calls[i], ok[i] = x, fit.x[3], fit.nfev, fit.success
             if use != "time":
                 energy[i] = max(nn.sum() - dark_sum, 1.0) / float(resp.total_map.expected(x)["lpmt"])
+        raw_fit = out_x.copy()
+        if self.radial_fit_r is not None:
+            out_x = self.correct_fit_radius(out_x)
         return Vertices(position=out_x, t0=t0, energy=energy, first_guess=guess, charge_centre=raw,
-                        n_calls=calls, success=ok)
+                        n_calls=calls, success=ok, uncorrected=raw_fit)
 
 
 def reconstruct(hits: Hits, reco: VertexReco, *, method: str = "likelihood") -> np.ndarray:
