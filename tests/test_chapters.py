@@ -17,6 +17,9 @@ CONTRACT = {
         "light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
         "sigma_over_e_1mev_center",
     ],
+    "04_vertex_reconstruction": [
+        "vertex_resolution_1mev_cm", "vertex_resolution_4mev_cm", "vertex_bias_edge_cm",
+    ],
     "08_time_budget": [
         "daq_minutes_comprehensive", "daq_minutes_monthly", "daq_minutes_weekly",
         "calibration_hours_per_year", "livetime_fraction_lost",

@@ -20,12 +20,13 @@ as a collaboration's reconstruction assumes its tuned simulation. The time of fl
 reconstruction is its own simpler model: a straight line, with the acrylic counted as LS, at
 the group velocities of LS and water.
 
-**Likelihood.** With ``n_k = max(1, round(q_k))`` the estimated PE of fired channel ``k``,
+**Likelihood.** With ``q_k`` the charge (PE units) and ``n_k = max(1, round(q_k))`` the
+estimated PE of fired channel ``k``,
 
-    -ln L(x, t0) = E S(x) - sum_k n_k ln(E w_k T_k(x) + b_k) - sum_k ln f_{n_k, type_k}(t_k - t0 - TOF_k(x)),
+    -ln L(x, t0) = E S(x) - sum_k q_k ln(E w_k T_k(x) + b_k) - sum_k ln f_{n_k, type_k}(t_k - t0 - TOF_k(x)),
 
 ``S(x) = sum_k w_k T_k(x)`` over all LPMTs, ``b_k`` the dark-noise mean and the energy scale
-``E`` profiled as ``(sum n_k - B) / S(x)`` (``B`` the total dark mean). Unfired PMTs enter only
+``E`` profiled as ``(sum q_k - B) / S(x)`` (``B`` the total dark mean). Unfired PMTs enter only
 through ``E S(x)``. It is minimised with Nelder-Mead (scipy) in ``(x, y, z, t0)`` from the
 corrected charge-weighted centre; the negative log-likelihood is a compiled kernel (numba).
 
@@ -132,7 +133,7 @@ def _tof(x, y, z, px, py, pz, r_out, k_ls, k_w):
 
 
 @numba.njit(cache=True)
-def _nll(p, pmt, n_pe, t_hit, kind, pmt_pos, pmt_dir, weight, dark, table, d_r, d_alpha,
+def _nll(p, pmt, n_pe, q_pe, t_hit, kind, pmt_pos, pmt_dir, weight, dark, table, d_r, d_alpha,
          total, r_ls, r_out, k_ls, k_w, log_first, t_lo, dt, use_charge, use_time, n_sum, dark_sum):
     """Negative log-likelihood of one event at ``p = (x, y, z [m], t0 [ns])``."""
     x, y, z, t0 = p[0] * 1000.0, p[1] * 1000.0, p[2] * 1000.0, p[3]
@@ -172,7 +173,7 @@ def _nll(p, pmt, n_pe, t_hit, kind, pmt_pos, pmt_dir, weight, dark, table, d_r, 
             wa = fa - ia
             tv = ((1 - wr) * (1 - wa) * table[ir, ia] + wr * (1 - wa) * table[ir + 1, ia]
                   + (1 - wr) * wa * table[ir, ia + 1] + wr * wa * table[ir + 1, ia + 1])
-            out -= n_pe[h] * np.log(e * weight[k] * tv + dark[k])
+            out -= q_pe[h] * np.log(e * weight[k] * tv + dark[k])
         if use_time:
             res = t_hit[h] - t0 - _tof(x, y, z, pmt_pos[k, 0], pmt_pos[k, 1], pmt_pos[k, 2], r_out, k_ls, k_w)
             ft = (res - t_lo) / dt
@@ -347,7 +348,7 @@ class VertexReco:
         return np.stack([_first_hit_logpdf(p, RESIDUAL_STEP) for p in self.single_pdf]).astype(float)
 
     def reconstruct(self, hits: Hits, *, method: str = "likelihood", use: str = "charge+time",
-                    xatol_mm: float = 1.0) -> Vertices:
+                    xatol_mm: float = 2.0) -> Vertices:
         """Reconstruct the vertices of all events of ``hits``.
 
         ``method``: "likelihood" (the fit) or "charge_centre" (the corrected first guess only).
@@ -388,21 +389,21 @@ class VertexReco:
         dark_sum = float(resp.dark_mean["lpmt"])
         for i in np.flatnonzero(~empty):  # one minimisation per event (compiled likelihood)
             sl = slice(starts[i], starts[i + 1])
-            pm, nn, tt = pmt[sl], n_pe[sl], t[sl]
+            pm, nn, qq, tt = pmt[sl], n_pe[sl], q[sl], t[sl]
             res = _residuals(guess[i], tt, pm, pos, r_out, k_ls, k_w)
             p0 = np.array([*(guess[i] / 1000.0), np.median(res) - self.t_offset])
-            args = (pm, nn, tt, *consts, float(nn.sum()), dark_sum)
+            args = (pm, nn, qq, tt, *consts, float(qq.sum()), dark_sum)
             simplex = p0 + np.vstack([np.zeros(4), np.diag([0.3, 0.3, 0.3, 2.0])])
             fit = minimize(_nll, p0, args=args, method="Nelder-Mead",
                            options={"initial_simplex": simplex, "xatol": xatol_mm / 1000.0,
-                                    "fatol": 1e-3, "maxfev": 2000})
+                                    "fatol": 1e-2, "maxfev": 2000})
             x = fit.x[:3] * 1000.0
             r = np.linalg.norm(x)
             if r > resp.geometry.r_ls:
                 x *= resp.geometry.r_ls / r
             out_x[i], t0[i], calls[i], ok[i] = x, fit.x[3], fit.nfev, fit.success
             if use != "time":
-                energy[i] = max(nn.sum() - dark_sum, 1.0) / float(resp.total_map.expected(x)["lpmt"])
+                energy[i] = max(qq.sum() - dark_sum, 1.0) / float(resp.total_map.expected(x)["lpmt"])
         raw_fit = out_x.copy()
         if self.radial_fit_r is not None:
             out_x = self.correct_fit_radius(out_x)

@@ -233,10 +233,34 @@ class PMTTable:
         ip = np.clip((phi * (n_p / (2 * np.pi))).astype(np.int64), 0, n_p - 1)
         return self.lookup[ic, ip]
 
-    def _vertex_terms(self, x):
-        """Per-vertex terms of the sampler for vertices ``x`` (D, 3): the axis and its frame,
-        the table row and weight in ``r``, the acceptance bound and the proposal odds."""
+    @cached_property
+    def _envelope(self):
+        """Proposal tables of the compiled sampler: the envelope ``G`` = maximum of ``T`` (bin
+        values) within ``bound`` patch radii in ``alpha``, per row, split like ``T`` in
+        :attr:`_bins` into its floor and the rest with its CDF. A proposal drawn from ``G`` and
+        accepted with ``c w_k T_k / (A_k G_n)`` gives ``P(k) ~ w_k T_k`` (the acceptance is at most 1
+        whenever PMT ``k`` lies within the reach of the proposed direction), without the row-wide
+        bound ``B(r)`` of the numpy sampler, which is large near the total-reflection edge."""
         t = self._bins
+        v = t["v"]
+        reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
+        g = maximum_filter1d(v, size=2 * reach + 1, axis=1, mode="nearest")
+        floor = g.min(axis=1)
+        gb = g - floor[:, None]
+        d_cos = (t["cos_edges"][:-1] - t["cos_edges"][1:])[None, :]
+        mass_b = gb * d_cos
+        norm_b = mass_b.sum(axis=1)
+        cdf = np.cumsum(mass_b, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
+        cdf[:, -1] = 1.0
+        n_r = g.shape[0]
+        return {"v": g, "floor": floor, "norm_b": norm_b, "flat_cdf": (cdf + np.arange(n_r)[:, None]).ravel(),
+                "row_bound": np.ones(n_r)}
+
+    def _vertex_terms(self, x, t=None):
+        """Per-vertex terms of the sampler for vertices ``x`` (D, 3): the axis and its frame,
+        the table row and weight in ``r``, the acceptance bound and the proposal odds (of the
+        proposal tables ``t``, default :attr:`_bins`)."""
+        t = self._bins if t is None else t
         n_r = self.values.shape[0]
         r = np.sqrt(np.einsum("dk,dk->d", x, x))
         axis = np.where(r[:, None] > 0, x / np.where(r > 0, r, 1.0)[:, None], [[0.0, 0.0, 1.0]])
@@ -254,8 +278,9 @@ class PMTTable:
                   return_clipped: bool = False):
         """Draw one PMT per PE with the compiled kernel, and optionally a time per PE.
 
-        The same sampler as :meth:`sample_pmts` (same proposals and acceptance, exact to the
-        table), run PE by PE in :func:`juno_calib.detector.timing.place_and_time`.
+        The sampler of :meth:`sample_pmts` run PE by PE in
+        :func:`juno_calib.detector.timing.place_and_time`, with proposals from the envelope
+        :attr:`_envelope` instead of ``T`` and its row-wide bound (exact to the table as well).
         ``times`` is ``None`` (no times; returns the PMT indices (H,)) or a mapping with the
         time model's arrays (:meth:`juno_calib.detector.response.DetectorResponse.sample_hits`
         builds it); then returns ``(pmt, time)``. ``return_clipped`` adds the fraction of
@@ -266,7 +291,8 @@ class PMTTable:
         x = np.ascontiguousarray(np.atleast_2d(np.asarray(vertices, dtype=float)))
         src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
         t = self._bins
-        terms = self._vertex_terms(x)
+        env = self._envelope
+        terms = self._vertex_terms(x, env)
         if times is None:
             z1, z3 = np.zeros(1), np.zeros((1, 3))
             args = (False, np.zeros(self.values.shape[0]), z3, z1, np.ones(1), np.ones(1), 0.0,
@@ -275,7 +301,8 @@ class PMTTable:
             args = (True, times["scattered"], times["pmt_position"], times["tts"], times["taus"],
                     times["weight_cdf"], times["rise"], times["r_ls"], times["r_acrylic"],
                     times["k_ls"], times["k_acrylic"], times["k_water"], times["attenuation_length"])
-        k, tm, n_clip = place_and_time(src, x, *terms, t["v"], t["flat_cdf"], t["cos_edges"], t["factor"],
+        k, tm, n_clip = place_and_time(src, x, *terms, t["v"], env["v"], env["flat_cdf"], t["cos_edges"],
+                                       t["factor"],
                                        self.direction, self.lookup, self.d_alpha, *args, rng)
         out = k if times is None else (k, tm)
         if return_clipped:

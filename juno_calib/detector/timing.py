@@ -202,14 +202,15 @@ def _path_times(vtx, pmt_pos, r_ls, r_acr, k_ls, k_acr, k_w):
 
 @numba.njit(cache=True)
 def place_and_time(src, vtx, axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d,
-                   v, flat, cos_edges, factor, direction, lookup, d_alpha,
+                   v, g, flat, cos_edges, factor, direction, lookup, d_alpha,
                    with_time, scat_row, pmt_pos, tts, taus, wcum, rise,
                    r_ls, r_acr, k_ls, k_acr, k_w, lam_att, rng):
     """PMT (H,) and time (H,) of every PE; PE ``h`` comes from vertex ``src[h]``.
 
-    The rejection sampler of :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts`
-    (same proposal, same acceptance, one PE at a time), then, if ``with_time``, the PE's time
-    (module docstring). Returns the PMT indices, the times and the number of proposals
+    The rejection sampler of :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts`, one PE
+    at a time, with the proposal density ``g`` (the envelope of the table ``v``; ``g = v`` and
+    ``bound_d = B(r)`` is the numpy sampler) and the acceptance ``factor_k T_k / (G_n bound)``;
+    then, if ``with_time``, the PE's time (module docstring). Returns the PMT indices, the times and the number of proposals
     whose acceptance exceeded 1.
     """
     n_h = src.size
@@ -253,7 +254,7 @@ def place_and_time(src, vtx, axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d,
             if jk > n_bins - 1:
                 jk = n_bins - 1
             t_k = (1.0 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
-            t_n = (1.0 - ww) * v[ii, j] + ww * v[ii + 1, j]
+            t_n = (1.0 - ww) * g[ii, j] + ww * g[ii + 1, j]
             acc = factor[k] * t_k / (t_n * bound_d[d])
             if acc > 1.0:
                 n_clip += 1
