@@ -253,8 +253,9 @@ class PMTTable:
         cdf = np.cumsum(mass_b, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
         cdf[:, -1] = 1.0
         n_r = g.shape[0]
+        small = np.int16 if self.direction.shape[0] <= np.iinfo(np.int16).max else np.int32
         return {"v": g, "floor": floor, "norm_b": norm_b, "flat_cdf": (cdf + np.arange(n_r)[:, None]).ravel(),
-                "row_bound": np.ones(n_r)}
+                "row_bound": np.ones(n_r), "lookup": np.ascontiguousarray(self.lookup.astype(small))}
 
     def _vertex_terms(self, x, t=None):
         """Per-vertex terms of the sampler for vertices ``x`` (D, 3): the axis and its frame,
@@ -303,7 +304,7 @@ class PMTTable:
                     times["k_ls"], times["k_acrylic"], times["k_water"], times["attenuation_length"])
         k, tm, n_clip = place_and_time(src, x, *terms, t["v"], env["v"], env["flat_cdf"], t["cos_edges"],
                                        t["factor"],
-                                       self.direction, self.lookup, self.d_alpha, *args, rng)
+                                       self.direction, env["lookup"], self.d_alpha, *args, rng)
         out = k if times is None else (k, tm)
         if return_clipped:
             return out, n_clip / max(src.size, 1)

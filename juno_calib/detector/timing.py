@@ -169,14 +169,14 @@ def time_of_flight(vertex, pmt_position, r_ls: float, acrylic_thickness: float, 
 
 # ---- compiled kernels ---------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _exit(proj, r2, radius):
     """Distance along a ray from a point (|x|^2 = r2, x.u = proj) to the sphere ``radius``."""
     disc = proj * proj - r2 + radius * radius
     return -proj + np.sqrt(disc if disc > 0.0 else 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def path_time(sx, sy, sz, px, py, pz, r_ls, r_acr, k_ls, k_acr, k_w):
     """Flight time from a point ``s`` in the LS to a PMT at ``p`` (straight line); ``k_*`` are
     the group slownesses n_g / c (ns/mm) of LS, acrylic and water."""
@@ -189,7 +189,7 @@ def path_time(sx, sy, sz, px, py, pz, r_ls, r_acr, k_ls, k_acr, k_w):
     return k_ls * t_ls + k_acr * (t_acr - t_ls) + k_w * (dist - t_acr)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _path_times(vtx, pmt_pos, r_ls, r_acr, k_ls, k_acr, k_w):
     """(M, N) flight times with the kernel's formula (checked against :func:`time_of_flight`)."""
     out = np.empty((vtx.shape[0], pmt_pos.shape[0]))
@@ -200,56 +200,82 @@ def _path_times(vtx, pmt_pos, r_ls, r_acr, k_ls, k_acr, k_w):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _propose(d_alpha, n_bins, p_floor, p_up, ii, flat, cos_edges, ax, ay, az, e1x, e1y, e1z,
+             e2x, e2y, e2z, rng):
+    """One proposal: its bin ``j`` in alpha and its direction (nx, ny, nz)."""
+    if rng.random() < p_floor:
+        c = 2.0 * rng.random() - 1.0
+        j = int(np.arccos(c) / d_alpha)
+        if j > n_bins - 1:
+            j = n_bins - 1
+    else:
+        row = ii + (1 if rng.random() < p_up else 0)
+        u = row + rng.random()
+        j = np.searchsorted(flat[row * n_bins:(row + 1) * n_bins], u, side="right")
+        if j > n_bins - 1:
+            j = n_bins - 1
+        c = cos_edges[j] + rng.random() * (cos_edges[j + 1] - cos_edges[j])
+    phi = 2.0 * np.pi * rng.random()
+    s = np.sqrt(max(1.0 - c * c, 0.0))
+    cp, sp = s * np.cos(phi), s * np.sin(phi)
+    return (j, c * ax + cp * e1x + sp * e2x, c * ay + cp * e1y + sp * e2y, c * az + cp * e1z + sp * e2z)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def place_and_time(src, vtx, axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d,
                    v, g, flat, cos_edges, factor, direction, lookup, d_alpha,
                    with_time, scat_row, pmt_pos, tts, taus, wcum, rise,
                    r_ls, r_acr, k_ls, k_acr, k_w, lam_att, rng):
     """PMT (H,) and time (H,) of every PE; PE ``h`` comes from vertex ``src[h]``.
 
-    The rejection sampler of :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts`, one PE
-    at a time, with the proposal density ``g`` (the envelope of the table ``v``; ``g = v`` and
-    ``bound_d = B(r)`` is the numpy sampler) and the acceptance ``factor_k T_k / (G_n bound)``;
-    then, if ``with_time``, the PE's time (module docstring). Returns the PMT indices, the times and the number of proposals
-    whose acceptance exceeded 1.
+    The rejection sampler of :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts` with
+    the proposal density ``g`` (the envelope of the table ``v``; ``g = v`` with ``bound_d = B(r)``
+    is the numpy sampler) and the acceptance ``factor_k T_k / (G_n bound)``, in rounds over the
+    pending PE like the numpy sampler (independent iterations let the CPU overlap the memory
+    accesses of the PMT lookup), then, if ``with_time``, every PE's time (module docstring).
+    Returns the PMT indices, the times and the number of proposals whose acceptance exceeded 1.
     """
     n_h = src.size
     n_bins = v.shape[1]
     n_t, n_p = lookup.shape
     out_k = np.empty(n_h, np.int64)
+    t_acc = np.empty(n_h)
     out_t = np.zeros(n_h)
     n_clip = 0
     two_pi = 2.0 * np.pi
-    for h in range(n_h):
-        d = src[h]
-        ii = i_d[d]
-        ww = w_d[d]
-        ax, ay, az = axis[d, 0], axis[d, 1], axis[d, 2]
-        while True:
-            if rng.random() < p_floor_d[d]:
-                c = 2.0 * rng.random() - 1.0
-                j = int(np.arccos(c) / d_alpha)
-                if j > n_bins - 1:
-                    j = n_bins - 1
-            else:
-                row = ii + (1 if rng.random() < p_up_d[d] else 0)
-                u = row + rng.random()
-                j = np.searchsorted(flat[row * n_bins:(row + 1) * n_bins], u, side="right")
-                if j > n_bins - 1:
-                    j = n_bins - 1
-                c = cos_edges[j] + rng.random() * (cos_edges[j + 1] - cos_edges[j])
-            phi = two_pi * rng.random()
-            s = np.sqrt(max(1.0 - c * c, 0.0))
-            cp, sp = s * np.cos(phi), s * np.sin(phi)
-            nx = c * ax + cp * e1[d, 0] + sp * e2[d, 0]
-            ny = c * ay + cp * e1[d, 1] + sp * e2[d, 1]
-            nz = c * az + cp * e1[d, 2] + sp * e2[d, 2]
+    pend = np.arange(n_h)
+    n_pend = n_h
+    prop_k = np.empty(n_h, np.int64)
+    prop_j = np.empty(n_h, np.int64)
+    flat_lookup = lookup.ravel()
+    while n_pend > 0:
+        # pass 1: a proposal and its lookup cell for every pending PE (independent iterations)
+        for i in range(n_pend):
+            h = pend[i]
+            d = src[h]
+            j, nx, ny, nz = _propose(d_alpha, n_bins, p_floor_d[d], p_up_d[d], i_d[d], flat, cos_edges,
+                                     axis[d, 0], axis[d, 1], axis[d, 2], e1[d, 0], e1[d, 1], e1[d, 2],
+                                     e2[d, 0], e2[d, 1], e2[d, 2], rng)
             theta = np.arccos(min(max(nz, -1.0), 1.0))
             ph = np.arctan2(ny, nx) + np.pi
             ic = min(max(int(theta * (n_t / np.pi)), 0), n_t - 1)
             ip = min(max(int(ph * (n_p / two_pi)), 0), n_p - 1)
-            k = lookup[ic, ip]
-            cos_k = direction[k, 0] * ax + direction[k, 1] * ay + direction[k, 2] * az
+            prop_k[i] = ic * n_p + ip
+            prop_j[i] = j
+        # pass 1b: the owners, in a tight gather loop (the CPU overlaps the cache misses)
+        for i in range(n_pend):
+            prop_k[i] = flat_lookup[prop_k[i]]
+        # pass 2: accept or keep pending
+        n_next = 0
+        for i in range(n_pend):
+            h = pend[i]
+            d = src[h]
+            k = prop_k[i]
+            j = prop_j[i]
+            ii = i_d[d]
+            ww = w_d[d]
+            cos_k = direction[k, 0] * axis[d, 0] + direction[k, 1] * axis[d, 1] + direction[k, 2] * axis[d, 2]
             jk = int(np.arccos(min(max(cos_k, -1.0), 1.0)) / d_alpha)
             if jk > n_bins - 1:
                 jk = n_bins - 1
@@ -259,38 +285,48 @@ def place_and_time(src, vtx, axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d,
             if acc > 1.0:
                 n_clip += 1
             if rng.random() < acc:
-                break
-        out_k[h] = k
-        if with_time:
-            # emission: rise exponential + one decay component
-            uc = rng.random()
-            comp = 0
-            while comp < taus.size - 1 and uc > wcum[comp]:
-                comp += 1
-            te = rng.exponential(taus[comp])
-            if rise > 0.0:
-                te += rng.exponential(rise)
-            sx, sy, sz = vtx[d, 0], vtx[d, 1], vtx[d, 2]
-            t0 = 0.0
-            scat = (1.0 - ww) * scat_row[ii] + ww * scat_row[ii + 1]
-            if scat > 0.0 and rng.random() * t_k < scat:
-                # Rayleigh-scattered PE: vertex -> scattering point -> PMT
-                cz = 2.0 * rng.random() - 1.0
-                ps = two_pi * rng.random()
-                sz2 = np.sqrt(max(1.0 - cz * cz, 0.0))
-                ux, uy, uz = sz2 * np.cos(ps), sz2 * np.sin(ps), cz
-                r2 = sx * sx + sy * sy + sz * sz
-                length = _exit(sx * ux + sy * uy + sz * uz, r2, r_ls)
-                dist = -lam_att * np.log(1.0 - rng.random() * (1.0 - np.exp(-length / lam_att)))
-                t0 = k_ls * dist
-                sx, sy, sz = sx + dist * ux, sy + dist * uy, sz + dist * uz
-            out_t[h] = (te + t0 + path_time(sx, sy, sz, pmt_pos[k, 0], pmt_pos[k, 1], pmt_pos[k, 2],
-                                            r_ls, r_acr, k_ls, k_acr, k_w)
-                        + tts[k] * rng.standard_normal())
+                out_k[h] = k
+                t_acc[h] = t_k
+            else:
+                pend[n_next] = h
+                n_next += 1
+        n_pend = n_next
+    if not with_time:
+        return out_k, out_t, n_clip
+    for h in range(n_h):
+        d = src[h]
+        k = out_k[h]
+        ii = i_d[d]
+        ww = w_d[d]
+        # emission: rise exponential + one decay component
+        uc = rng.random()
+        comp = 0
+        while comp < taus.size - 1 and uc > wcum[comp]:
+            comp += 1
+        te = rng.exponential(taus[comp])
+        if rise > 0.0:
+            te += rng.exponential(rise)
+        sx, sy, sz = vtx[d, 0], vtx[d, 1], vtx[d, 2]
+        t0 = 0.0
+        scat = (1.0 - ww) * scat_row[ii] + ww * scat_row[ii + 1]
+        if scat > 0.0 and rng.random() * t_acc[h] < scat:
+            # Rayleigh-scattered PE: vertex -> scattering point -> PMT
+            cz = 2.0 * rng.random() - 1.0
+            ps = two_pi * rng.random()
+            sz2 = np.sqrt(max(1.0 - cz * cz, 0.0))
+            ux, uy, uz = sz2 * np.cos(ps), sz2 * np.sin(ps), cz
+            r2 = sx * sx + sy * sy + sz * sz
+            length = _exit(sx * ux + sy * uy + sz * uz, r2, r_ls)
+            dist = -lam_att * np.log(1.0 - rng.random() * (1.0 - np.exp(-length / lam_att)))
+            t0 = k_ls * dist
+            sx, sy, sz = sx + dist * ux, sy + dist * uy, sz + dist * uz
+        out_t[h] = (te + t0 + path_time(sx, sy, sz, pmt_pos[k, 0], pmt_pos[k, 1], pmt_pos[k, 2],
+                                        r_ls, r_acr, k_ls, k_acr, k_w)
+                    + tts[k] * rng.standard_normal())
     return out_k, out_t, n_clip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def channels(n_events, n_lpmt, starts, pmts, times, spe_sigma, rng):
     """Readout of events from their PE: LPMT channels (first-hit time, PE count, summed charge)
     and SPMT hits (one row per PE).
