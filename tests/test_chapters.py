@@ -20,6 +20,10 @@ CONTRACT = {
     "04_vertex_reconstruction": [
         "vertex_resolution_1mev_cm", "vertex_resolution_4mev_cm", "vertex_bias_edge_cm",
     ],
+    "06_nonlinearity": [
+        "nl_bias_max_positron", "nl_bias_max_positron_sources_only", "instrumental_nl_residual",
+        "kB_median", "kC_median", "tau_max", "n_eff_min",
+    ],
     "08_time_budget": [
         "daq_minutes_comprehensive", "daq_minutes_monthly", "daq_minutes_weekly",
         "calibration_hours_per_year", "livetime_fraction_lost",
