@@ -41,9 +41,10 @@ def build_truth(response, *, rng: np.random.Generator, variants=VARIANTS, n_shel
     imp = Imperfections.load(response.pmts.config) if imperfections is None else imperfections
     sets = variant_sets(variants)
     seed = rng.integers(2**63)
-    w = np.stack([pmt_efficiencies(response, imp, on, rng=np.random.default_rng(seed))["weight"]
-                  for on in sets.values()], axis=1)
-    return TrueDetector.build(response, w, tuple(sets), n_shells=n_shells, step=step)
+    eff = [pmt_efficiencies(response, imp, on, rng=np.random.default_rng(seed)) for on in sets.values()]
+    w = np.stack([e["weight"] for e in eff], axis=1)
+    return TrueDetector.build(response, w, tuple(sets), n_shells=n_shells, step=step,
+                              exact=eff[0]["patch_set"])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,8 +4,8 @@ This module plays the experiment: it turns the true detector
 (:class:`juno_calib.detector.true_detector.TrueDetector`) into what JUNO records, and nothing
 more reaches the calibration (:mod:`juno_calib.calibration.nonuniformity`):
 
-* **Source runs** (:func:`pool_light`, :func:`source_runs`): the Am-C source at every point of a deployment plan.
-  The true source position is the nominal one plus a Gaussian offset of the system's
+* **Source runs** (:func:`pool_light`, :func:`source_runs`): the Am-C source at every point of
+  a deployment plan. The true source position is the nominal one plus a Gaussian offset of the system's
   positioning accuracy (per axis; ``data/deployment.yaml``). The neutrons are captured away
   from the source (age-diffusion model of :mod:`juno_calib.particles.events`) and the n-H
   2.223 MeV gammas cascade in the LS. One pool of capture events, simulated once at the
@@ -155,7 +155,8 @@ def smear(events: dict, vertex_resolution_1mev: float) -> np.ndarray:
 
 def spallation_rate(params) -> float:
     """Spallation n-H captures per day kept: muon rate x neutrons per muon x selection."""
-    return float(params["muon_rate"] * units.day * params["neutrons_per_muon"] * params["spallation_selection"])
+    per_day = params["muon_rate"] * units.day
+    return float(per_day * params["neutrons_per_muon"] * params["spallation_selection"])
 
 
 def spallation_voxels(detector, edges, n_captures: float, *, rng: np.random.Generator, pool,

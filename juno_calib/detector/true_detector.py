@@ -25,8 +25,13 @@ single-PMT table of :mod:`juno_calib.detector.pmt_tables` (one cathode shape per
 approximation cancels in the ratio. ``C`` is smooth: it is computed with the full per-PMT sum
 on shells equally spaced in ``r^3``, each with a ``(theta, phi)`` grid whose step shrinks with
 the distance to the PMTs (the scale over which one PMT's light varies), and interpolated
-(bilinear on each shell, linear in ``r^3`` between shells). :meth:`TrueDetector.light_direct`
-is the direct per-PMT sum with the exact cathode model, the reference the tests compare with.
+(bilinear on each shell, linear in ``r^3`` between shells). A contiguous group of perturbed PMTs
+(the dead patch) makes a dip too sharp for that grid: its PMTs enter the grid with their
+nominal efficiency and the difference is summed exactly, PMT by PMT, for every vertex within
+``exact_cone`` of the group (one term at its centroid farther away, where the group is small
+seen from the vertex): ``L = M C + sum_{k in group} (w_k - w0_k) T(r, alpha_k)``.
+:meth:`TrueDetector.light_direct` is the direct per-PMT sum with the exact cathode model, the
+reference the tests compare with.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..core.params import ParamSet, check_choice, check_range
+from .pmt_tables import bilinear
 
 IMPERFECTIONS = ("dead", "low_efficiency", "patch", "spread", "magnetic")
 """Names of the imperfections that can be switched on and off."""
@@ -121,7 +127,8 @@ def pmt_efficiencies(response, imperfections: Imperfections, enabled=IMPERFECTIO
     if "patch" in enabled:
         w[patch] = 0.0
     return {"weight": w, "nominal": nominal, "dead": dead & ("dead" in enabled),
-            "low": low & ("low_efficiency" in enabled), "patch": patch & ("patch" in enabled)}
+            "low": low & ("low_efficiency" in enabled), "patch": patch & ("patch" in enabled),
+            "patch_set": patch}
 
 
 def _unit(theta, phi):
@@ -242,13 +249,19 @@ class TrueDetector:
     weights: np.ndarray
     names: tuple
     correction: ShellGrid
+    exact_index: np.ndarray
+    exact_delta: np.ndarray
+    exact_cone: float = 0.7
     variant: int = 0
 
     @classmethod
-    def build(cls, response, weights, names=None, *, n_shells: int = 16, step: float = 1.2):
+    def build(cls, response, weights, names=None, *, n_shells: int = 16, step: float = 1.2, exact=None,
+              exact_cone: float = 0.7):
         """Tabulate the correction ``C`` for efficiency sets ``weights`` (N_lpmt,) or (N_lpmt, V).
 
         ``n_shells`` shells in ``r^3``; angular step = ``step`` x (distance to the PMTs) / r_pmt.
+        ``exact``: boolean (N_lpmt,) mask of a compact group of PMTs summed exactly within the
+        cone ``exact_cone`` (rad) around its centroid (see the module docstring).
         """
         check_range("n_shells", n_shells, 4, 400)
         check_range("step", step, 0.02, 2.0)
@@ -263,6 +276,13 @@ class TrueDetector:
         r_ls = response.geometry.r_ls
         u, r, n_theta, n_phi, offset = ShellGrid.nodes(r_ls, r_pmt, n_shells, step)
         w0 = np.asarray(response.pde[:n], dtype=float)[:, None]
+        exact = np.zeros(n, bool) if exact is None else np.asarray(exact, bool)
+        if exact.shape != (n,):
+            raise ValueError(f"exact must be a boolean mask of shape ({n},), got {exact.shape}")
+        check_range("exact_cone", exact_cone, 0.0, np.pi)
+        w_exact = w[exact] - w0[exact]
+        w = w.copy()
+        w[exact] = w0[exact]
         values = np.empty((int(np.sum(n_theta * n_phi)), w.shape[1]))
         for s in range(u.size):  # a few tens of shells; each is vectorised over its nodes and PMTs
             th, ph = ShellGrid.shell_points(int(n_theta[s]), int(n_phi[s]))
@@ -271,7 +291,10 @@ class TrueDetector:
             den = _table_sums(table, r[s], _unit(th0, np.zeros_like(th0)), w0)[:, 0]
             values[offset[s]:offset[s] + th.size] = num / np.repeat(den, int(n_phi[s]))[:, None]
         grid = ShellGrid(r_ls=r_ls, u=u, n_theta=n_theta, n_phi=n_phi, offset=offset, values=values)
-        return cls(response=response, weights=w, names=names, correction=grid)
+        full = w.copy()
+        full[exact] += w_exact
+        return cls(response=response, weights=full, names=names, correction=grid,
+                   exact_index=np.flatnonzero(exact), exact_delta=w_exact, exact_cone=float(exact_cone))
 
     def select(self, variant) -> TrueDetector:
         """The same detector evaluated with efficiency set ``variant`` (index or name)."""
@@ -292,7 +315,30 @@ class TrueDetector:
         """:meth:`light` of every efficiency set at once: (..., V)."""
         x = np.asarray(positions, dtype=float)
         m = self.response.total_map.expected(x)["lpmt"]
-        return m[..., None] * self.correction(x)
+        out = m[..., None] * self.correction(x)
+        if self.exact_index.size:
+            out += self._exact_term(x.reshape(-1, 3)).reshape(out.shape)
+        return out
+
+    def _exact_term(self, x) -> np.ndarray:
+        """sum over the exactly treated PMTs of (w_k - w0_k) T(r, alpha_k): (M, V)."""
+        table = self.response.tables["lpmt"]
+        u = table.direction[self.exact_index]
+        centroid = u.sum(axis=0)
+        centroid /= np.linalg.norm(centroid)
+        r = np.sqrt(np.einsum("mk,mk->m", x, x))
+        safe = np.where(r > 0, r, 1.0)
+        cos_c = np.where(r > 0, (x @ centroid) / safe, 1.0)
+        near = cos_c > np.cos(self.exact_cone)
+        out = np.empty((len(x), self.exact_delta.shape[1]))
+        dr, da = table.d_r, table.d_alpha
+        a_far = np.arccos(np.clip(cos_c[~near], -1.0, 1.0))
+        out[~near] = bilinear(table.values, dr, da, r[~near], a_far)[:, None] * self.exact_delta.sum(axis=0)
+        xn = x[near]
+        cos_k = np.where(r[near][:, None] > 0, (xn @ u.T) / safe[near][:, None], 1.0)
+        t = bilinear(table.values, dr, da, r[near][:, None], np.arccos(np.clip(cos_k, -1.0, 1.0)))
+        out[near] = t @ self.exact_delta
+        return out
 
     def light_direct(self, vertices, *, chunk: int = 32) -> np.ndarray:
         """Expected LPMT PE per MeV at vertices (M, 3) mm: the direct per-PMT sum (slow)."""
