@@ -57,6 +57,6 @@ def test_bad_parameters_are_rejected_before_running():
     with pytest.raises(ValueError, match="vertex_resolution_1mev"):
         ch.resolve({"vertex_resolution_1mev": -1.0})
     with pytest.raises((TypeError, ValueError), match="imperfections"):
-        ch.resolve({"imperfections": "yes"})
+        ch.resolve({"imperfections": 3})
     with pytest.raises(ValueError, match="spallation_days"):
         ch.resolve({"spallation_days": 0.0})
