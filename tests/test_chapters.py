@@ -17,6 +17,10 @@ CONTRACT = {
         "light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
         "sigma_over_e_1mev_center",
     ],
+    "05_nonuniformity": [
+        "a", "b", "c", "abar", "residual_nonuniformity_fv", "n_points", "abar_uncorrected", "abar_acu_only",
+        "residual_nonuniformity_fv_3d",
+    ],
     "09_mass_ordering": [
         "dchi2_stat_6y", "dchi2_6y_with_nl", "years_to_3sigma", "dchi2_6y_abar_3p12", "n_ibd_per_day",
     ],
