@@ -17,6 +17,9 @@ CONTRACT = {
         "light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
         "sigma_over_e_1mev_center",
     ],
+    "04_vertex_reconstruction": [
+        "vertex_resolution_1mev_cm", "vertex_resolution_4mev_cm", "vertex_bias_edge_cm",
+    ],
     "05_nonuniformity": [
         "a", "b", "c", "abar", "residual_nonuniformity_fv", "n_points", "abar_uncorrected", "abar_acu_only",
         "residual_nonuniformity_fv_3d",
