@@ -21,6 +21,10 @@ CONTRACT = {
     "04_vertex_reconstruction": [
         "vertex_resolution_1mev_cm", "vertex_resolution_4mev_cm", "vertex_bias_edge_cm",
     ],
+    "05_nonuniformity": [
+        "a", "b", "c", "abar", "residual_nonuniformity_fv", "n_points", "abar_uncorrected", "abar_acu_only",
+        "residual_nonuniformity_fv_3d",
+    ],
     "09_mass_ordering": [
         "dchi2_stat_6y", "dchi2_6y_with_nl", "years_to_3sigma", "dchi2_6y_abar_3p12", "n_ibd_per_day",
     ],
