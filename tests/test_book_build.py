@@ -58,6 +58,7 @@ def _mini_book(tmp_path, chapters: dict[str, str]):
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     shutil.copytree(ROOT / "_static", tmp_path / "_static")
     (tmp_path / "book").mkdir()
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")
     shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
     (tmp_path / "book" / "intro.md").write_text("# Mini book\n\nThe chapters of a test.\n")
     (tmp_path / "notebooks").mkdir()
@@ -142,3 +143,25 @@ def test_bibliography_titles_carry_no_tex_math():
     assert titles, "references.bib has titles"
     raw = [t for t in titles if "$" in t or re.search(r"\\[A-Za-z]+", t)]
     assert not raw, f"titles with TeX math that the book would show raw: {raw}"
+
+
+def _cites(title: str, keys: str) -> str:
+    return HEADER + f"# {title}\n\nAs shown {{cite}}`{keys}`.\n\n## References\n\n" + textwrap.dedent(
+        """\
+        ```{bibliography}
+        :filter: docname in docnames
+        ```
+        """)
+
+
+def test_same_author_same_year_works_in_two_chapter_bibliographies_build_cleanly(tmp_path, capfd):
+    """Two JUNO Collaboration papers of 2022 cited together in one chapter and one of them alone in
+    another: pybtex's alpha labels (...22a/...22b) would give one label to two works (a duplicate
+    label warning fails the -W build); the labels are the BibTeX keys instead."""
+    book = _mini_book(tmp_path, {"01_both": _cites("Both", "JUNO:SubPercent2022,JUNO:PPNP2022"),
+                                 "02_one": _cites("One", "JUNO:PPNP2022")})
+    assert build_book(book, jobs=1) == 0
+    err = capfd.readouterr()
+    assert "duplicate label" not in err.out + err.err
+    html = (book / "_build" / "html" / "notebooks" / "01_both.html").read_text()
+    assert "JUNO:SubPercent2022" in html and "JUNO:PPNP2022" in html
