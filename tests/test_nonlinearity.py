@@ -141,3 +141,18 @@ def test_bad_input_is_named(model, cfg):
         nl.grid_weights([100.0], [0], 1, model.t)
     with pytest.raises(ValueError, match="b12_rate"):
         nl.NLFitConfig.load(b12_rate=-1.0)
+
+
+def test_calibration_model_lacks_the_density_effect(scint):
+    """The truth's stopping power has the Sternheimer-Peierls density effect, the calibration's
+    does not: equal at 50 keV (no density effect below beta*gamma ~ 1), the calibration's higher
+    by ~1.7% at 1 MeV and ~13% at 10 MeV (delta grows as 2 ln(beta*gamma))."""
+    from juno_calib.particles.scintillator import stopping_power
+
+    kw = dict(z_over_a=scint.z_over_a, mean_excitation_mev=scint.mean_excitation_energy / units.MeV)
+    t = np.array([0.05, 1.0, 10.0])
+    fit = nl.bethe_electron(t, **kw) * scint.density / (units.g / units.cm**3)  # MeV/cm
+    truth = stopping_power(t, scint) / (units.MeV / units.cm)
+    excess = fit / truth - 1
+    assert abs(excess[0]) < 1e-3
+    assert 0.005 < excess[1] < 0.04 and 0.08 < excess[2] < 0.2
