@@ -3,9 +3,25 @@ and a chapter runner."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from juno_calib.core.rng import make_rng
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``tests/browser`` looks at the built book in a browser: ``make check-book`` runs it after
+    ``make book``; a plain ``pytest`` (``make test``) collects it only when it is named."""
+    path = Path(collection_path).resolve()
+    if path != BROWSER_TESTS and BROWSER_TESTS not in path.parents:
+        return None
+    named = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+    if any(a == BROWSER_TESTS or BROWSER_TESTS in a.parents for a in named):
+        return None
+    return True
 
 
 @pytest.fixture
