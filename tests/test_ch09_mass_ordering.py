@@ -32,8 +32,9 @@ def test_stat_only_near_seed_003(glued):
     # (abar = 3.02%): 11.3 (model differences: +-15%)
     assert glued["abar_juno_pct"] == pytest.approx(3.02, abs=0.01), "PPNP22 / GNA common inputs: abar = 3.02%"
     assert glued["dchi2_stat_6y_juno_res"] == pytest.approx(11.3, rel=0.15)
-    # seed 003: all systematics together cost 11.3 - 9.0 = 2.3
-    assert glued["dchi2_delta_total"] == pytest.approx(-2.3, abs=1.0)
+    # seed 003: all systematics together cost (11.3 - 9.0) / 11.3 = 20% of the stat-only value; the loss
+    # scales with the sensitivity, so compare fractions (model differences: +-8 points)
+    assert glued["dchi2_delta_total"] / glued["dchi2_stat_6y"] == pytest.approx(-2.3 / 11.3, abs=0.08)
     # the chapter's own resolution (chapter 7) sits on the abar scan: ~1.2 per 0.1% of abar
     shift = glued["dchi2_per_abar_pct"] * (glued["abar_default_pct"] - glued["abar_juno_pct"])
     assert glued["dchi2_stat_6y"] == pytest.approx(glued["dchi2_stat_6y_juno_res"] - shift, abs=1.0)
