@@ -34,6 +34,7 @@ from functools import cached_property
 import numpy as np
 
 from ..core import units
+from ..core import validate as v
 from ..core.params import ParamSet, check_range
 
 # --- physical constants (CODATA 2018; PDG for the plasma-energy coefficient) ---
@@ -193,9 +194,15 @@ def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitat
     numpy.ndarray
         ``-dE/dx`` in MeV/mm, same shape as ``t``.
     """
-    t = np.asarray(t, dtype=float)
-    if np.any(~(t > 0)):
-        raise ValueError("kinetic energy t must be > 0 MeV for the stopping power")
+    t = v.energies("t", t, lo_open=True)
+    for name, val in (("z_over_a", z_over_a), ("density", density),
+                      ("mean_excitation", mean_excitation)):
+        v.number(name, val, 0.0, lo_open=True)
+    return _collision_stopping_power(t, z_over_a, density, mean_excitation, positron)
+
+
+def _collision_stopping_power(t, z_over_a, density, mean_excitation, positron=False):
+    """Kernel of :func:`collision_stopping_power` (inputs checked by it)."""
     tau = t / ELECTRON_MASS
     gamma = tau + 1.0
     beta2 = 1.0 - 1.0 / gamma**2
@@ -236,8 +243,13 @@ def stopping_power(t, scint: Scintillator) -> np.ndarray:
     >>> 1.5 < float(stopping_power(1.0, s) / (units.MeV / units.cm)) < 1.8
     True
     """
-    return collision_stopping_power(t, z_over_a=scint.z_over_a, density=scint.density,
-                                    mean_excitation=scint.mean_excitation_energy)
+    t = v.energies("t", t, lo_open=True)
+    _check_scint(scint)
+    return _collision_stopping_power(t, scint.z_over_a, scint.density, scint.mean_excitation_energy)
+
+
+def _check_scint(scint):
+    v.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
 
 
 def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
@@ -246,9 +258,16 @@ def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
     Parameters
     ----------
     t : array_like
-        Kinetic energy, MeV, any shape, >= 0.
+        Kinetic energy, MeV, any shape, >= 0 (a negative or non-finite value is a
+        ``ValueError``: the polynomial in ``ln(1 + T/E0)`` is not defined there).
     """
-    t = np.asarray(t, dtype=float)
+    t = v.energies("t", t)
+    _check_scint(scint)
+    return _cherenkov_photons(t, scint)
+
+
+def _cherenkov_photons(t, scint):
+    """Kernel of :func:`cherenkov_photons` (``t`` finite, >= 0; not checked)."""
     x = np.log1p(t / scint.cherenkov_e0)
     poly = scint.cherenkov_p0 + x * (scint.cherenkov_p1 + x * (scint.cherenkov_p2
                                                               + x * scint.cherenkov_p3))
@@ -266,9 +285,8 @@ class _LightTables:
 
 def _quenched_integral(t, scint, positron):
     """Cumulative Birks integral on the grid ``t`` (trapezoid, log grid)."""
-    s = collision_stopping_power(t, z_over_a=scint.z_over_a, density=scint.density,
-                                 mean_excitation=scint.mean_excitation_energy,
-                                 positron=positron)
+    s = _collision_stopping_power(t, scint.z_over_a, scint.density, scint.mean_excitation_energy,
+                                  positron)
     integrand = 1.0 / (1.0 + scint.birks_kb * s / scint.density)
     steps = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(t)
     return np.concatenate([[0.0], np.cumsum(steps)]) + t[0] * integrand[0], integrand[0]
@@ -277,7 +295,7 @@ def _quenched_integral(t, scint, positron):
 def _build_light_tables(scint: Scintillator) -> _LightTables:
     t = np.geomspace(scint.light_table_e_min, scint.light_table_e_max,
                      int(scint.light_table_points))
-    ch = scint.cherenkov_weight * cherenkov_photons(t, scint) / scint.npe_scint
+    ch = scint.cherenkov_weight * _cherenkov_photons(t, scint) / scint.npe_scint
     q_e, slope_e = _quenched_integral(t, scint, positron=False)
     q_p, slope_p = _quenched_integral(t, scint, positron=True)
     return _LightTables(t=t, electron=q_e + ch, positron=q_p + ch, slope_e=float(slope_e),
@@ -289,15 +307,14 @@ def light_unnormalised(t, scint: Scintillator, *, positron: bool = False) -> np.
 
     Interpolated in the cached table of the instance; linear below ``light_table_e_min``.
     """
-    t = np.asarray(t, dtype=float)
+    _check_scint(scint)
     tab = scint._light_tables
-    if t.size and not np.all(np.isfinite(t)):
-        n_bad = int(np.sum(~np.isfinite(t)))
-        raise ValueError(f"kinetic energy must be finite, got {n_bad} NaN/inf value(s)")
-    if t.size and (t.min() < 0 or t.max() > tab.t[-1]):
-        raise ValueError(
-            f"kinetic energy must be in [0, {tab.t[-1]:g}] MeV (light_table_e_max), got "
-            f"values in [{t.min():g}, {t.max():g}]")
+    t = v.energies("t", t, 0.0, float(tab.t[-1]), why="the light table ends at light_table_e_max")
+    return _light_unnormalised(t, tab, positron)
+
+
+def _light_unnormalised(t, tab, positron):
+    """Kernel of :func:`light_unnormalised` (``t`` in the table's range; not checked)."""
     values = tab.positron if positron else tab.electron
     slope = tab.slope_p if positron else tab.slope_e
     return np.where(t < tab.t[0], t * slope, np.interp(t, tab.t, values))
