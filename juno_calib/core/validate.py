@@ -42,10 +42,10 @@ array([1., 2.])
 Traceback (most recent call last):
 ...
 ValueError: energy[1] = -1 MeV is outside the allowed range (0, inf) MeV (1 of 2 values bad)
->>> positions("positions", [0, 0, 3e4], r_max=17700.0)
+>>> positions("positions", [0, 0, 3e4], r_max=17700.0)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: positions[0] = (0, 0, 30) m has radius 30 m, outside the allowed volume: allowed r <= 17.7 m (1 of 1 points bad)
+ValueError: positions[0] = (0, 0, 30) m has radius 30 m, outside the allowed volume: ...
 >>> integer("n_events", 0, lo=1)
 Traceback (most recent call last):
 ...
@@ -178,7 +178,8 @@ def array(name: str, value, lo=-math.inf, hi=math.inf, *, unit: str = "", lo_ope
     """A float array whose every element is finite and in ``[lo, hi]``.
 
     ``ndim``: the allowed number(s) of dimensions; ``size_min``: the least number of elements;
-    ``why``: where the range comes from, appended to the message. Returns a float ``ndarray`` (a view of the input when it already is one).
+    ``why``: where the range comes from, appended to the message. Returns a float ``ndarray``
+    (a view of the input when it already is one).
 
     >>> array("sigma_over_e", [0.03, float("inf")], 0, 1, lo_open=True)
     Traceback (most recent call last):
@@ -243,7 +244,8 @@ def positions(name: str, value, *, r_max: float | None = None, n: int | None = N
             a = np.repeat(a, n, axis=0)
     allowed = "(3,) or (n, 3)" if single else "(n, 3)"
     if a.ndim != 2 or a.shape[1] != 3:
-        raise ValueError(f"{name} must have shape {allowed} (x, y, z in mm), got shape {np.shape(value)}")
+        raise ValueError(f"{name} must have shape {allowed} (x, y, z in mm), "
+                         f"got shape {np.shape(value)}")
     if n is not None and a.shape[0] != n:
         raise ValueError(f"{name} must have shape (3,) or ({n}, 3) to match the other arguments, "
                          f"got shape {a.shape}")
@@ -252,8 +254,9 @@ def positions(name: str, value, *, r_max: float | None = None, n: int | None = N
     finite = np.isfinite(a).all(axis=1)
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
-        raise ValueError(f"{name}[{i}] = ({', '.join(f'{c / f:g}' for c in a[i])}){u} is not finite: "
-                         f"every coordinate must be a finite number ({int((~finite).sum())} of {len(a)} points bad)")
+        coords = ", ".join(f"{c / f:g}" for c in a[i])
+        raise ValueError(f"{name}[{i}] = ({coords}){u} is not finite: every coordinate must be a "
+                         f"finite number ({int((~finite).sum())} of {len(a)} points bad)")
     if r_max is not None and a.size:
         r = np.sqrt(np.einsum("ij,ij->i", a, a))
         out = r > r_max * (1.0 + RADIUS_SLACK)
