@@ -55,6 +55,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.spatial import cKDTree
 
+from ..core import validate as v
+from ..core.validate import _short
 from .optics import Optics, direct_fraction, rayleigh_redetected
 
 TABLE_SHAPE = (709, 721)
@@ -181,8 +183,8 @@ class PMTTable:
         return np.pi / (self.values.shape[1] - 1)
 
     def expected(self, vertices) -> np.ndarray:
-        """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm."""
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
+        """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm in the LS."""
+        x = v.positions("vertices", vertices, r_max=self.r_ls, volume=v.LS)
         r = np.linalg.norm(x, axis=1)
         cos_a = (x @ self.direction.T) / np.where(r > 0, r, 1.0)[:, None]
         cos_a = np.where(r[:, None] > 0, cos_a, 1.0)
@@ -246,8 +248,21 @@ class PMTTable:
         either way it is accepted with ``c w_k T_k / (A_k T_n B)``. Rejected PE are redrawn in
         the next round.
         """
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
-        src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
+        x = v.positions("vertices", vertices, r_max=self.r_ls, volume=v.LS)
+        v.generator("rng", rng)
+        if source is None:
+            src = np.arange(x.shape[0])
+        else:
+            src = np.asarray(source)
+            if src.ndim != 1 or (src.size and (src.dtype.kind not in "iu" or src.min() < 0
+                                               or src.max() >= x.shape[0])):
+                raise ValueError(f"source must be a (H,) integer array of vertex indices in "
+                                 f"[0, {x.shape[0] - 1}], got {_short(source)}")
+            src = src.astype(np.int64)
+        return self._sample_pmts(x, src, rng=rng, return_clipped=return_clipped)
+
+    def _sample_pmts(self, x, src, *, rng, return_clipped=False):
+        """Kernel of :meth:`sample_pmts` (inputs checked by it)."""
         t = self._bins
         v, flat, cos_edges, factor = t["v"], t["flat_cdf"], t["cos_edges"], t["factor"]
         n_r, n_bins = v.shape

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
+from ..core import validate as v
 from .optics import Optics, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
 
@@ -111,24 +112,25 @@ class Hits:
         return np.bincount(self.event[sel], weights=w, minlength=self.n_events)
 
 
-def _check_deposits(event, position, e_vis, n_events):
+def _check_deposits(event, position, e_vis, n_events, r_ls):
+    """The public samplers' inputs: shapes, event indices, e_vis >= 0, positions in the LS."""
+    e_vis = v.energies("e_vis", e_vis, 0.0, 1e6, ndim=1)
     event = np.asarray(event)
-    position = np.asarray(position, dtype=float)
-    e_vis = np.asarray(e_vis, dtype=float)
-    if position.ndim != 2 or position.shape[1] != 3 or position.shape[0] != e_vis.shape[0] \
+    position = np.asarray(position)
+    if position.ndim != 2 or position.shape[1:] != (3,) or position.shape[0] != e_vis.shape[0] \
             or event.shape != e_vis.shape:
         raise ValueError(
             f"deposits need event (D,), position (D, 3) and e_vis (D,); got shapes "
             f"{event.shape}, {position.shape}, {e_vis.shape}"
         )
-    check_range("n_events", n_events, 1, np.inf)
+    if event.size and event.dtype.kind not in "iu":
+        raise TypeError(f"event must hold integer event indices, got dtype {event.dtype}")
+    n_events = v.integer("n_events", n_events, 1)
     if event.size and (event.min() < 0 or event.max() >= n_events):
         raise ValueError(f"event indices must lie in [0, {n_events - 1}], got [{event.min()}, {event.max()}]")
-    if e_vis.size and (not np.all(np.isfinite(e_vis)) or e_vis.min() < 0):
-        raise ValueError(f"e_vis must be finite and >= 0 MeV, got minimum {e_vis.min()}")
-    if not np.all(np.isfinite(position)):
-        raise ValueError("deposit positions must be finite")
-    return event.astype(np.int64), position, e_vis
+    # the light model is defined in the LS only: a deposit outside it has no yield of its own
+    position = v.positions("position", position, r_max=r_ls, volume=v.LS)
+    return event.astype(np.int64), position, e_vis, n_events
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -168,7 +170,17 @@ class TotalMap:
         return (r / self.r_ls) ** 3, cos_t + 1.0
 
     def expected(self, position) -> dict:
-        """Expected PE per MeV at positions (..., 3) mm: ``{"lpmt": (...), "spmt": (...)}``."""
+        """Expected PE per MeV at positions (n, 3) mm in the LS: ``{"lpmt": (n,), "spmt": (n,)}``.
+
+        One position (3,) gives scalars. NaN or a point outside the LS sphere (where the map
+        would only repeat its edge value) is a ``ValueError``.
+        """
+        x = v.positions("position", position, r_max=self.r_ls, volume=v.LS)
+        out = self._expected(x)
+        return {s: a[0] for s, a in out.items()} if np.shape(position) == (3,) else out
+
+    def _expected(self, position) -> dict:
+        """Kernel of :meth:`expected` (positions checked by the caller)."""
         u, c = self._coords(position)
         n_r3, n_cos = self.lpmt.shape
         d_u, d_c = 1.0 / (n_r3 - 1), 2.0 / (n_cos - 1)
@@ -178,6 +190,7 @@ class TotalMap:
         """Relative light yield ``g(r, theta)`` = expected / expected at the centre."""
         check_choice("system", system, SYSTEMS)
         return self.expected(position)[system] / self.center[system]
+
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -319,17 +332,7 @@ class DetectorResponse:
         return out
 
     def _check_vertices(self, vertices) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
-        if x.ndim != 2 or x.shape[1] != 3:
-            raise ValueError(f"vertices must have shape (M, 3), got {x.shape}")
-        r = np.linalg.norm(x, axis=1)
-        if not np.all(np.isfinite(r)) or np.any(r > self.geometry.r_ls * (1 + 1e-9)):
-            bad = float(np.nanmax(r)) if np.any(np.isfinite(r)) else float("nan")
-            raise ValueError(
-                f"vertex radius = {bad / 1000:g} m is outside the LS sphere "
-                f"[0, {self.geometry.r_ls / 1000:g}] m"
-            )
-        return x
+        return v.positions("vertices", vertices, r_max=self.geometry.r_ls, volume=v.LS)
 
     # ---- fast paths --------------------------------------------------------------------------
     @cached_property
@@ -353,7 +356,7 @@ class DetectorResponse:
 
     # ---- event sampling ----------------------------------------------------------------------
     def _event_means(self, event, position, e_vis, n_events):
-        mu = self.total_map.expected(position)
+        mu = self.total_map._expected(position)
         dep = {s: e_vis * mu[s] for s in SYSTEMS}
         ev = {s: np.bincount(event, weights=dep[s], minlength=n_events) for s in SYSTEMS}
         return dep, ev
@@ -368,7 +371,9 @@ class DetectorResponse:
         n_events : number of events (events without deposits get dark noise only).
         rng : generator.
         """
-        event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
+        event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
+                                                           self.geometry.r_ls)
+        v.generator("rng", rng)
         _, ev = self._event_means(event, position, e_vis, n_events)
         dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
         sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
@@ -391,7 +396,10 @@ class DetectorResponse:
         Charges: each PE ~ Normal(1, sigma_spe) of its PMT type, negatives redrawn.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
         """
-        event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
+        event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
+                                                           self.geometry.r_ls)
+        v.generator("rng", rng)
+        max_pe = v.integer("max_pe", max_pe, 1)
         order = np.argsort(event, kind="stable")
         event, position, e_vis = event[order], position[order], e_vis[order]
         dep, ev = self._event_means(event, position, e_vis, n_events)
@@ -412,7 +420,7 @@ class DetectorResponse:
                 target = cum[s][first[hit_event]] + rng.random(hit_event.size) * ev[s][hit_event]
                 d = np.clip(np.searchsorted(cum[s], target, side="right") - 1, 0, max(event.size - 1, 0))
                 lo, hi = self.system_slice[s].start, self.system_slice[s].stop
-                pmt = self.tables[s].sample_pmts(position, d, rng=rng) + lo
+                pmt = self.tables[s]._sample_pmts(position, d, rng=rng) + lo
                 dark_event = np.repeat(events, n_dark[s][e0:e1])
                 cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
                 dark_pmt = np.searchsorted(cdf, rng.random(dark_event.size) * cdf[-1], side="right") + lo
@@ -433,6 +441,9 @@ class DetectorResponse:
 
     def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
         """Sample a :class:`juno_calib.particles.events.Deposits` object with either path."""
+        if not all(hasattr(deposits, a) for a in ("event", "position", "e_vis", "n_events")):
+            raise TypeError(f"deposits must be a Deposits (e.g. from simulate_gammas), got "
+                            f"{type(deposits).__name__}")
         args = (deposits.event, deposits.position, deposits.e_vis, deposits.n_events)
         return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng)
 
