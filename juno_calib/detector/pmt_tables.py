@@ -55,7 +55,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.spatial import cKDTree
 
-from ..core import validate as v
+from ..core import validate
 from ..core.validate import _short
 from .optics import Optics, direct_fraction, rayleigh_redetected
 
@@ -184,7 +184,7 @@ class PMTTable:
 
     def expected(self, vertices) -> np.ndarray:
         """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm in the LS."""
-        x = v.positions("vertices", vertices, r_max=self.r_ls, volume=v.LS)
+        x = validate.positions("vertices", vertices, r_max=self.r_ls, volume=validate.LS)
         r = np.linalg.norm(x, axis=1)
         cos_a = (x @ self.direction.T) / np.where(r > 0, r, 1.0)[:, None]
         cos_a = np.where(r[:, None] > 0, cos_a, 1.0)
@@ -248,8 +248,8 @@ class PMTTable:
         either way it is accepted with ``c w_k T_k / (A_k T_n B)``. Rejected PE are redrawn in
         the next round.
         """
-        x = v.positions("vertices", vertices, r_max=self.r_ls, volume=v.LS)
-        v.generator("rng", rng)
+        x = validate.positions("vertices", vertices, r_max=self.r_ls, volume=validate.LS)
+        validate.generator("rng", rng)
         if source is None:
             src = np.arange(x.shape[0])
         else:
