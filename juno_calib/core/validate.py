@@ -12,11 +12,11 @@ rejection is always a :class:`ValueError` (a value out of its range, a wrong sha
 Every helper *returns* the checked value in the form the kernel wants (a float ``ndarray``, an
 ``(n, 3)`` array, an ``int``), so that a public function reads::
 
-    from ..core import validate as v
+    from ..core import validate
 
     def sample_compton(energy, *, rng):
-        e = v.energies("energy", energy, lo=0.0, lo_open=True)
-        v.generator("rng", rng)
+        e = validate.energies("energy", energy, lo=0.0, lo_open=True)
+        validate.generator("rng", rng)
         return _sample_compton(e, rng=rng)
 
 Conventions

@@ -33,9 +33,9 @@ from functools import cached_property
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
-from ..core import validate as v
 from .optics import Optics, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
 
@@ -114,7 +114,7 @@ class Hits:
 
 def _check_deposits(event, position, e_vis, n_events, r_ls):
     """The public samplers' inputs: shapes, event indices, e_vis >= 0, positions in the LS."""
-    e_vis = v.energies("e_vis", e_vis, 0.0, 1e6, ndim=1)
+    e_vis = validate.energies("e_vis", e_vis, 0.0, 1e6, ndim=1)
     event = np.asarray(event)
     position = np.asarray(position)
     if position.ndim != 2 or position.shape[1:] != (3,) or position.shape[0] != e_vis.shape[0] \
@@ -125,11 +125,11 @@ def _check_deposits(event, position, e_vis, n_events, r_ls):
         )
     if event.size and event.dtype.kind not in "iu":
         raise TypeError(f"event must hold integer event indices, got dtype {event.dtype}")
-    n_events = v.integer("n_events", n_events, 1)
+    n_events = validate.integer("n_events", n_events, 1)
     if event.size and (event.min() < 0 or event.max() >= n_events):
         raise ValueError(f"event indices must lie in [0, {n_events - 1}], got [{event.min()}, {event.max()}]")
     # the light model is defined in the LS only: a deposit outside it has no yield of its own
-    position = v.positions("position", position, r_max=r_ls, volume=v.LS)
+    position = validate.positions("position", position, r_max=r_ls, volume=validate.LS)
     return event.astype(np.int64), position, e_vis, n_events
 
 
@@ -175,7 +175,7 @@ class TotalMap:
         One position (3,) gives scalars. NaN or a point outside the LS sphere (where the map
         would only repeat its edge value) is a ``ValueError``.
         """
-        x = v.positions("position", position, r_max=self.r_ls, volume=v.LS)
+        x = validate.positions("position", position, r_max=self.r_ls, volume=validate.LS)
         out = self._expected(x)
         return {s: a[0] for s, a in out.items()} if np.shape(position) == (3,) else out
 
@@ -332,7 +332,7 @@ class DetectorResponse:
         return out
 
     def _check_vertices(self, vertices) -> np.ndarray:
-        return v.positions("vertices", vertices, r_max=self.geometry.r_ls, volume=v.LS)
+        return validate.positions("vertices", vertices, r_max=self.geometry.r_ls, volume=validate.LS)
 
     # ---- fast paths --------------------------------------------------------------------------
     @cached_property
@@ -373,7 +373,7 @@ class DetectorResponse:
         """
         event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
                                                            self.geometry.r_ls)
-        v.generator("rng", rng)
+        validate.generator("rng", rng)
         _, ev = self._event_means(event, position, e_vis, n_events)
         dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
         sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
@@ -398,8 +398,8 @@ class DetectorResponse:
         """
         event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
                                                            self.geometry.r_ls)
-        v.generator("rng", rng)
-        max_pe = v.integer("max_pe", max_pe, 1)
+        validate.generator("rng", rng)
+        max_pe = validate.integer("max_pe", max_pe, 1)
         order = np.argsort(event, kind="stable")
         event, position, e_vis = event[order], position[order], e_vis[order]
         dep, ev = self._event_means(event, position, e_vis, n_events)

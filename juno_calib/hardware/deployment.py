@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import ParamSet, Quantity, check_choice, check_range, load_quantities
-from .programme import PROGRAMMES, load_table2
+from .programme import PROGRAMMES, Table2Row, load_table2
+from .sources import NAMES as SOURCE_NAMES
 
 SYSTEMS = ("ACU", "CLS", "GT", "ROV")
 LASER = "Laser"  # the ACU laser diffuser ball: a plan entry that is not a radioactive source
@@ -144,17 +145,22 @@ class Deployment(ParamSet):
         return top, side
 
 
-def _dep(deployment: Deployment | None) -> Deployment:
-    return Deployment.load() if deployment is None else deployment
+def _dep(deployment: Deployment | None, name: str = "deployment") -> Deployment:
+    if deployment is None:
+        return Deployment.load()
+    return validate.instance(name, deployment, Deployment, hint='Deployment.load("design")')
 
 
 def _positions(positions) -> np.ndarray:
-    p = np.asarray(positions, dtype=float)
+    """Points (..., 3) mm, every coordinate finite (any radius: reach is the question asked)."""
+    p = validate.array("positions", positions, unit="m")
     if p.ndim == 0 or p.shape[-1] != 3:
         raise ValueError(f"positions must have shape (..., 3) in mm, got shape {p.shape}")
-    if not np.all(np.isfinite(p)):
-        raise ValueError("positions must be finite numbers (mm)")
     return p
+
+
+def _n_points(name: str, n, lo: int = 1, hi: int = 5000) -> int:
+    return validate.integer(name, n, lo, hi)
 
 
 def cls_tensions(positions, deployment: Deployment | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +237,7 @@ def check_reachable(system: str, positions, deployment: Deployment | None = None
     if not np.all(ok):
         p = _positions(positions).reshape(-1, 3)
         bad = p[~ok.reshape(-1)]
-        first = ", ".join(f"{v / units.m:.3f}" for v in bad[0])
+        first = ", ".join(f"{c / units.m:.3f}" for c in bad[0])
         raise ValueError(
             f"{system} cannot reach {len(bad)} of {len(p)} position(s), e.g. (x, y, z) = ({first}) m; "
             f"{system} reaches {describe_reach(system, deployment)}"
@@ -255,7 +261,10 @@ class Plan:
     daq_time: np.ndarray
 
     def __post_init__(self):
-        pos = np.asarray(self.position, dtype=float).reshape(-1, 3)
+        pos = validate.array("Plan.position", self.position, unit="m")
+        if pos.size % 3 or (pos.ndim and pos.shape[-1] != 3):
+            raise ValueError(f"plan {self.name}: position must have shape (N, 3), got {pos.shape}")
+        pos = pos.reshape(-1, 3)
         n = len(pos)
         system = np.asarray(self.system, dtype=str).reshape(-1)
         source = np.asarray(self.source, dtype=str).reshape(-1)
@@ -382,7 +391,8 @@ def comprehensive_plan(deployment: Deployment | None = None, *, n_points: int = 
 
     daq_time : per point (internal ns); default Table 2's 1262 min / 250 points.
     """
-    check_range("n_points", n_points, 20, 5000)
+    n_points = _n_points("n_points", n_points, 20, 5000)
+    validate.choice("source", source, SOURCE_NAMES + (LASER,))
     d = _dep(deployment)
     if daq_time is None:
         daq_time = _table_time("comprehensive", "AmC", "ACU+CLS+GT")
@@ -395,22 +405,30 @@ def comprehensive_plan(deployment: Deployment | None = None, *, n_points: int = 
 
 def acu_axis_points(d: Deployment, n: int) -> np.ndarray:
     """``n`` equally spaced ACU points on the axis, top to bottom (odd n includes the centre)."""
+    d = _dep(d, "d")
+    n = _n_points("n", n)
     z = np.linspace(d.acu_z_max, -d.acu_z_max, n) if n > 1 else np.zeros(1)
     return np.stack([np.zeros(n), np.zeros(n), z], axis=-1)
 
 
 def cls_points(d: Deployment, n: int) -> np.ndarray:
     """About ``n`` CLS points chosen with the map rule (the shell spacing tuned to give n)."""
+    d = _dep(d, "d")
+    n = _n_points("n", n)
     return _tune(lambda h: _map_points(d, h)[1], len, n)
 
 
 def gt_points(d: Deployment, n: int) -> np.ndarray:
     """``n`` GT points equally spaced in polar angle over the tube."""
+    d = _dep(d, "d")
+    n = _n_points("n", n)
     return _xz(d.r_gt, np.linspace(d.gt_theta_min, d.gt_theta_max, n))
 
 
 def row_plan(row, deployment: Deployment | None = None) -> Plan:
-    """The points of one Table 2 row (a :class:`juno_calib.hardware.budget.Table2Row`)."""
+    """The points of one Table 2 row (a :class:`juno_calib.hardware.programme.Table2Row`)."""
+    validate.instance("row", row, Table2Row, hint="load_table2()[0]")
+    _n_points("row.points", row.points)
     d = _dep(deployment)
     per_point = row.daq_time / row.points
     if row.placement == "map":

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core import units
-from ..core import validate as v
+from ..core import units, validate
 from ..core.params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
 from ..particles.events import (
     PARTS,
@@ -307,14 +306,14 @@ def simulate_source(source, n_events: int, position, *, rng: np.random.Generator
     -------
     Deposits
     """
-    v.instance("source", source, Source, hint='get_source("Cs137")')
-    v.choice("part", part, PARTS)
-    n = v.integer("n_events", n_events, 0, 10**8)
-    v.generator("rng", rng)
-    v.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
-    v.instance("capsule", capsule, (bool, np.bool_))
+    validate.instance("source", source, Source, hint='get_source("Cs137")')
+    validate.choice("part", part, PARTS)
+    n = validate.integer("n_events", n_events, 0, 10**8)
+    validate.generator("rng", rng)
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.instance("capsule", capsule, (bool, np.bool_))
     r_ls = ls_radius(geometry)
-    pos = v.positions("position", position, r_max=r_ls, volume=v.LS)
+    pos = validate.positions("position", position, r_max=r_ls, volume=validate.LS)
     if pos.shape != (1, 3):
         raise ValueError(f"position must be one point, shape (3,), got shape {np.shape(position)}")
     pos = pos[0]

@@ -32,7 +32,7 @@ import math
 import numpy as np
 from scipy.special import loggamma
 
-from ..core import validate as v
+from ..core import validate
 from ..core.params import ParamSet, check_range
 from .scintillator import ELECTRON_MASS, FINE_STRUCTURE
 
@@ -77,7 +77,7 @@ class B12Decay(ParamSet):
 def _decay(decay) -> B12Decay:
     if decay is None:
         return B12Decay.load()
-    return v.instance("decay", decay, B12Decay, hint="B12Decay.load()")
+    return validate.instance("decay", decay, B12Decay, hint="B12Decay.load()")
 
 
 def fermi_function(t, z: float, radius: float) -> np.ndarray:
@@ -92,9 +92,9 @@ def fermi_function(t, z: float, radius: float) -> np.ndarray:
     radius : float
         Nuclear radius, mm.
     """
-    t = v.energies("t", t, lo_open=True)
-    v.number("z", z, 0, 118)
-    v.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm",
+    t = validate.energies("t", t, lo_open=True)
+    validate.number("z", z, 0, 118)
+    validate.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm",
              why="a nuclear radius (fm scale, internal mm)")
     return _fermi_function(t, z, radius)
 
@@ -117,10 +117,10 @@ def beta_spectrum(t, endpoint: float, z: float, radius: float) -> np.ndarray:
 
     Zero outside ``(0, endpoint)``; ``t`` must be finite (any sign).
     """
-    t = v.energies("t", t, -math.inf)
-    endpoint = v.number("endpoint", endpoint, 0.0, 1e4, lo_open=True, unit="MeV")
-    v.number("z", z, 0, 118)
-    v.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm")
+    t = validate.energies("t", t, -math.inf)
+    endpoint = validate.number("endpoint", endpoint, 0.0, 1e4, lo_open=True, unit="MeV")
+    validate.number("z", z, 0, 118)
+    validate.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm")
     return _beta_spectrum(t, endpoint, z, radius)
 
 
@@ -141,7 +141,7 @@ def b12_spectrum(t, decay: B12Decay | None = None) -> np.ndarray:
     >>> round(float(np.trapezoid(b12_spectrum(x), x)), 3)
     1.0
     """
-    t = v.energies("t", t, -math.inf)
+    t = validate.energies("t", t, -math.inf)
     d = _decay(decay)
     radius = d.nuclear_radius_r0 * d.b12_mass_number ** (1 / 3)
     total = np.zeros(np.shape(t))
@@ -158,8 +158,8 @@ def sample_b12(n: int, *, rng: np.random.Generator,
 
     Inverse-CDF sampling on a fine grid (4001 points per branch; linear interpolation).
     """
-    n = v.integer("n", n, 0, 10**9)
-    v.generator("rng", rng)
+    n = validate.integer("n", n, 0, 10**9)
+    validate.generator("rng", rng)
     d = _decay(decay)
     radius = d.nuclear_radius_r0 * d.b12_mass_number ** (1 / 3)
     branch = rng.choice(len(d.probabilities), size=int(n), p=d.probabilities)

@@ -34,8 +34,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core import units
-from ..core import validate as v
+from ..core import units, validate
 from ..core.params import check_choice
 from .beta import B12Decay, sample_b12
 from .gamma import (
@@ -122,7 +121,7 @@ def merge_deposits(parts: list[Deposits], n_events: int) -> Deposits:
 
 def _positions(positions, n: int, r_ls: float) -> np.ndarray:
     """Vertices (3,) or (n, 3), finite, inside the LS sphere: an (n, 3) copy."""
-    return np.array(v.positions("positions", positions, n=n, r_max=r_ls, volume=v.LS))
+    return np.array(validate.positions("positions", positions, n=n, r_max=r_ls, volume=validate.LS))
 
 
 def ls_radius(geometry) -> float:
@@ -130,7 +129,7 @@ def ls_radius(geometry) -> float:
     if not hasattr(geometry, "r_ls"):
         raise TypeError(f"geometry must be a Geometry (e.g. Geometry.load()) or have an r_ls, got "
                         f"{geometry!r} ({type(geometry).__name__})")
-    return v.number("geometry.r_ls", geometry.r_ls, 0.0, 100 * units.m, unit="m", lo_open=True)
+    return validate.number("geometry.r_ls", geometry.r_ls, 0.0, 100 * units.m, unit="m", lo_open=True)
 
 
 def _geometry_r_ls(geometry, scint) -> float:
@@ -142,13 +141,13 @@ def _geometry_r_ls(geometry, scint) -> float:
 
 
 def _check_common(rng, scint):
-    v.generator("rng", rng)
-    v.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.generator("rng", rng)
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
 
 
 def _kinetic(name, t, scint, lo_open=False):
     """Kinetic energies (n,) in the light table's range [0, light_table_e_max]."""
-    t = np.atleast_1d(v.energies(name, t, 0.0, scint.light_table_e_max, lo_open=lo_open, ndim=(0, 1),
+    t = np.atleast_1d(validate.energies(name, t, 0.0, scint.light_table_e_max, lo_open=lo_open, ndim=(0, 1),
                                  why="the light table ends at light_table_e_max"))
     return t
 
@@ -277,7 +276,7 @@ def _capsule_transport(e, dirs, *, rng, scint):
 
 def capture_displacement(n, *, rng, scint):
     """(n, 3) displacement of the capture point from the neutron source, mm."""
-    n = v.integer("n", n, 0)
+    n = validate.integer("n", n, 0)
     _check_common(rng, scint)
     diff_area = (scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed
                  * scint.capture_time)
@@ -334,7 +333,7 @@ def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: S
     Every position is checked (finite, inside the LS sphere) before any decay is sampled, so
     whether a bad position is rejected does not depend on the branch drawn for it."""
     _check_common(rng, scint)
-    n = v.integer("n_events", n_events, 0, 10**8)
+    n = validate.integer("n_events", n_events, 0, 10**8)
     r_ls = ls_radius(geometry)
     pos = _positions(positions, n, r_ls)
     decay = B12Decay.load(scint.config)

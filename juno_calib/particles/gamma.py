@@ -30,8 +30,7 @@ import math
 
 import numpy as np
 
-from ..core import units
-from ..core import validate as v
+from ..core import units, validate
 from .scintillator import (
     AVOGADRO,
     CLASSICAL_ELECTRON_RADIUS,
@@ -58,7 +57,7 @@ def klein_nishina_total(energy) -> np.ndarray:
     >>> round(float(klein_nishina_total(1e-6)) / 1e-22, 4)
     0.6652
     """
-    k = v.energies("energy", energy, lo_open=True) / ELECTRON_MASS
+    k = validate.energies("energy", energy, lo_open=True) / ELECTRON_MASS
     return _klein_nishina_total(k)
 
 
@@ -80,8 +79,8 @@ def klein_nishina_pdf(eps, energy) -> np.ndarray:
     ``dsigma/deps = pi r_e^2 / k (1/eps + eps)(1 - eps sin^2 theta / (1 + eps^2))``, on
     ``[1/(1+2k), 1]``; divided by :func:`klein_nishina_total`.
     """
-    k = v.energies("energy", energy, lo_open=True) / ELECTRON_MASS
-    eps = v.array("eps", eps, 0.0, 1.0, lo_open=True)
+    k = validate.energies("energy", energy, lo_open=True) / ELECTRON_MASS
+    eps = validate.array("eps", eps, 0.0, 1.0, lo_open=True)
     one_minus_cos = (1 - eps) / (k * eps)
     sin2 = one_minus_cos * (2 - one_minus_cos)
     dsig = (math.pi * CLASSICAL_ELECTRON_RADIUS**2 / k * (1 / eps + eps)
@@ -96,8 +95,8 @@ def pair_cross_section(energy, z, scint: Scintillator) -> np.ndarray:
     Geant4 (G4BetheHeitlerModel) parametrisation, fitted above ``pair_fit_e_min`` and scaled by
     ``((E - 2m)/(E_min - 2m))^2`` below it; zero below the threshold ``2 m_e``.
     """
-    e = v.energies("energy", energy, lo_open=True)
-    v.number("z", z, 1, 100)
+    e = validate.energies("energy", energy, lo_open=True)
+    validate.number("z", z, 1, 100)
     _check_scint(scint)
     return _pair_cross_section(e, z, scint)
 
@@ -129,7 +128,7 @@ def attenuation(energy, scint: Scintillator) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(1 / (mc + mp)) / units.cm, 1)
     16.4
     """
-    e = v.energies("energy", energy, lo_open=True)
+    e = validate.energies("energy", energy, lo_open=True)
     _check_scint(scint)
     return _attenuation(e, scint)
 
@@ -162,8 +161,8 @@ def sample_compton(energy, *, rng: np.random.Generator) -> np.ndarray:
     ValueError
         For an energy that is not finite and > 0 (at E = 0 every draw would be rejected).
     """
-    e = v.energies("energy", energy, lo_open=True)
-    v.generator("rng", rng)
+    e = validate.energies("energy", energy, lo_open=True)
+    validate.generator("rng", rng)
     return _sample_compton(e, rng=rng)
 
 
@@ -190,8 +189,8 @@ def _sample_compton(energy, *, rng):
 
 def isotropic_directions(n: int, *, rng: np.random.Generator) -> np.ndarray:
     """(n, 3) unit vectors uniform on the sphere."""
-    n = v.integer("n", n, 0)
-    v.generator("rng", rng)
+    n = validate.integer("n", n, 0)
+    validate.generator("rng", rng)
     return _isotropic_directions(n, rng=rng)
 
 
@@ -208,13 +207,13 @@ def rotate(direction, cos_theta, phi) -> np.ndarray:
     ``cos_theta`` in [-1, 1] and ``phi`` finite, (n,) or scalars.
     """
     u = _unit_vectors("direction", direction)
-    cos_theta = v.array("cos_theta", cos_theta, -1.0, 1.0)
-    phi = v.array("phi", phi)
+    cos_theta = validate.array("cos_theta", cos_theta, -1.0, 1.0)
+    phi = validate.array("phi", phi)
     return _rotate(u, cos_theta, phi)
 
 
 def _unit_vectors(name, direction):
-    u = v.positions(name, direction, unit="")
+    u = validate.positions(name, direction, unit="")
     norm = np.linalg.norm(u, axis=1)
     if u.size and not np.all(np.abs(norm - 1.0) < 1e-6):
         i = int(np.flatnonzero(~(np.abs(norm - 1.0) < 1e-6))[0])
@@ -246,8 +245,8 @@ def distance_to_sphere(position, direction, radius: float) -> np.ndarray:
 
     ``position`` (n, 3) inside the sphere, ``direction`` (n, 3) unit vectors.
     """
-    radius = v.number("radius", radius, 0.0, lo_open=True, unit="m")
-    position = v.positions("position", position, r_max=radius)
+    radius = validate.number("radius", radius, 0.0, lo_open=True, unit="m")
+    position = validate.positions("position", position, r_max=radius)
     direction = _unit_vectors("direction", direction)
     if direction.shape != position.shape:
         raise ValueError(f"direction must have the shape of position {position.shape}, got "
@@ -315,29 +314,29 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
         that ``deposits + escaped == initial`` exactly (pair rest mass re-appears as the two
         annihilation gammas).
     """
-    e = v.energies("energy", energy, lo_open=True, ndim=1)
+    e = validate.energies("energy", energy, lo_open=True, ndim=1)
     ev = np.asarray(event)
     if ev.dtype.kind not in "iu" or ev.shape != e.shape:
         raise ValueError(f"event must be an integer array of the shape of energy {e.shape}, got "
                          f"dtype {ev.dtype} and shape {ev.shape}")
-    n_events = v.integer("n_events", n_events, 0)
+    n_events = validate.integer("n_events", n_events, 0)
     if ev.size and (ev.min() < 0 or ev.max() >= n_events):
         raise ValueError(f"event indices must lie in [0, n_events) = [0, {n_events}), got "
                          f"[{ev.min()}, {ev.max()}]")
     if r_ls is not None:
-        r_ls = v.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
-    pos = v.positions("position", position, n=e.size, r_max=r_ls, volume=v.LS)
+        r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
+    pos = validate.positions("position", position, n=e.size, r_max=r_ls, volume=validate.LS)
     dirs = _unit_vectors("direction", direction)
     if dirs.shape != pos.shape:
         raise ValueError(f"direction must have shape {pos.shape} like position, got {dirs.shape}")
-    v.generator("rng", rng)
+    validate.generator("rng", rng)
     _check_scint(scint)
     return _compton_cascade(e.copy(), pos.copy(), dirs.copy(), ev.astype(np.int64), n_events,
                             rng=rng, scint=scint, r_ls=r_ls)
 
 
 def _check_scint(scint):
-    v.instance("scint", scint, Scintillator, hint="Scintillator.load()")
+    validate.instance("scint", scint, Scintillator, hint="Scintillator.load()")
 
 
 def _compton_cascade(e, pos, dirs, ev, n_events, *, rng, scint, r_ls) -> Cascade:

@@ -33,8 +33,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..core import units
-from ..core import validate as v
+from ..core import units, validate
 from ..core.params import ParamSet, check_range
 
 # --- physical constants (CODATA 2018; PDG for the plasma-energy coefficient) ---
@@ -194,10 +193,10 @@ def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitat
     numpy.ndarray
         ``-dE/dx`` in MeV/mm, same shape as ``t``.
     """
-    t = v.energies("t", t, lo_open=True)
+    t = validate.energies("t", t, lo_open=True)
     for name, val in (("z_over_a", z_over_a), ("density", density),
                       ("mean_excitation", mean_excitation)):
-        v.number(name, val, 0.0, lo_open=True)
+        validate.number(name, val, 0.0, lo_open=True)
     return _collision_stopping_power(t, z_over_a, density, mean_excitation, positron)
 
 
@@ -243,13 +242,13 @@ def stopping_power(t, scint: Scintillator) -> np.ndarray:
     >>> 1.5 < float(stopping_power(1.0, s) / (units.MeV / units.cm)) < 1.8
     True
     """
-    t = v.energies("t", t, lo_open=True)
+    t = validate.energies("t", t, lo_open=True)
     _check_scint(scint)
     return _collision_stopping_power(t, scint.z_over_a, scint.density, scint.mean_excitation_energy)
 
 
 def _check_scint(scint):
-    v.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
 
 
 def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
@@ -261,7 +260,7 @@ def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
         Kinetic energy, MeV, any shape, >= 0 (a negative or non-finite value is a
         ``ValueError``: the polynomial in ``ln(1 + T/E0)`` is not defined there).
     """
-    t = v.energies("t", t)
+    t = validate.energies("t", t)
     _check_scint(scint)
     return _cherenkov_photons(t, scint)
 
@@ -309,7 +308,7 @@ def light_unnormalised(t, scint: Scintillator, *, positron: bool = False) -> np.
     """
     _check_scint(scint)
     tab = scint._light_tables
-    t = v.energies("t", t, 0.0, float(tab.t[-1]), why="the light table ends at light_table_e_max")
+    t = validate.energies("t", t, 0.0, float(tab.t[-1]), why="the light table ends at light_table_e_max")
     return _light_unnormalised(t, tab, positron)
 
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..core import validate as v
+from ..core import validate
 from ..core.rng import make_rng
 from .gamma import compton_cascade, isotropic_directions
 from .scintillator import Scintillator, light_unnormalised
@@ -30,7 +30,7 @@ def reference_gamma_light(scint: Scintillator) -> float:
     Deterministic: uses the library seed ``scint.normalisation_seed`` (data). This fixes the
     e_vis scale (:func:`visible_scale`).
     """
-    v.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
     n = int(scint.normalisation_gammas)
     rng = make_rng(int(scint.normalisation_seed))
     dirs = isotropic_directions(n, rng=rng)
@@ -47,7 +47,7 @@ def visible_scale(scint: Scintillator) -> float:
     Cached per (frozen, hashable) :class:`Scintillator`; a variant made with
     ``dataclasses.replace`` gets its own value.
     """
-    v.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
     return _visible_scale(scint)
 
 
