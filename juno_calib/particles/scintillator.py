@@ -34,7 +34,7 @@ from functools import cached_property
 import numpy as np
 
 from ..core import units, validate
-from ..core.params import ParamSet, check_range
+from ..core.params import ParamSet, _quantity, check_range, load_yaml
 
 # --- physical constants (CODATA 2018; PDG for the plasma-energy coefficient) ---
 ELECTRON_MASS = 0.51099895 * units.MeV  #: m_e c^2
@@ -82,7 +82,6 @@ class Scintillator(ParamSet):
     light_table_e_min: float
     light_table_e_max: float
     light_table_points: int
-    reference_gamma_energy: float
     normalisation_gammas: int
     normalisation_seed: int
     gamma_cutoff_energy: float
@@ -112,7 +111,7 @@ class Scintillator(ParamSet):
             raise ValueError(f"mass_fraction_h + mass_fraction_c = {total:g} must be 1")
         for name in ("atomic_weight_h", "atomic_weight_c", "excitation_energy_h",
                      "excitation_energy_c", "npe_scint", "cherenkov_e0", "light_table_e_min",
-                     "reference_gamma_energy", "pair_fit_e_min", "capture_time",
+                     "pair_fit_e_min", "capture_time",
                      "thermal_neutron_speed", "capsule_density", "capsule_z_over_a"):
             check_range(name, getattr(self, name), 0, lo_open=True)
         check_range("birks_kb", self.birks_kb, 0, 0.1 * units.g / units.cm**2 / units.MeV,
@@ -157,6 +156,15 @@ class Scintillator(ParamSet):
         return rate_h / (rate_h + rate_c)
 
     @property
+    def reference_gamma_energy(self) -> float:
+        """Energy of the gamma that defines the e_vis scale: the n-H capture line (MeV).
+
+        PERF25 defines the light yield with the n-H gamma at the centre. The number has one
+        home, the ``nH`` entry of ``data/sources.yaml`` (:func:`nh_gamma_energy`).
+        """
+        return nh_gamma_energy(self.config)
+
+    @property
     def electron_density(self) -> float:
         """Electrons per mm^3."""
         return self.density * AVOGADRO * self.z_over_a
@@ -165,6 +173,17 @@ class Scintillator(ParamSet):
     @cached_property
     def _light_tables(self):
         return _build_light_tables(self)
+
+
+def nh_gamma_energy(config: str = "design") -> float:
+    """The n-H capture gamma energy (internal MeV), read from its one home, ``data/sources.yaml``.
+
+    >>> round(nh_gamma_energy(), 5)
+    2.22325
+    """
+    raw = load_yaml("sources")["nuclides"]["nH"]["branches"][0]["gammas"]
+    (energy,) = _quantity("sources", "nH.gammas", raw).internal
+    return float(energy)
 
 
 def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitation: float,
