@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core import units, validate
 from ..core.params import ParamSet, Quantity, check_choice, check_range, load_quantities
+from ..detector.optics import total_reflection_onset
 from .programme import PROGRAMMES, Table2Row, load_table2
 from .sources import NAMES as SOURCE_NAMES
 
@@ -115,12 +116,10 @@ class Deployment(ParamSet):
     def r_tir(self) -> float:
         """Radius beyond which some light meets the water surface past the critical angle.
 
-        The same onset as :func:`juno_calib.detector.optics.tir_radius` with ``acrylic=True``:
-        ``n r sin(angle)`` is conserved along a ray through concentric shells, and the water
-        surface is at ``r_ls + acrylic_thickness``, so the onset is
-        ``(r_ls + acrylic_thickness) n_water / n_ls`` (10.7 cm beyond ``r_ls n_water / n_ls``).
+        :func:`juno_calib.detector.optics.total_reflection_onset` (the formula's one home) with the
+        acrylic shell: ``(r_ls + acrylic_thickness) n_water / n_ls``.
         """
-        return (self.r_ls + self.acrylic_thickness) * self.n_water / self.n_ls
+        return total_reflection_onset(self.r_ls, self.acrylic_thickness, self.n_ls, self.n_water)
 
     @property
     def r_gt(self) -> float:
@@ -382,7 +381,7 @@ def comprehensive_plan(deployment: Deployment | None = None, *, n_points: int = 
     """The non-uniformity map of seed 000: one source at ~``n_points`` points in a vertical plane.
 
     Rule: shells equally spaced in r^3 (equal volume) from the centre to the TIR radius
-    r_ls n_water / n_ls, then ``plan_outer_shells`` equally spaced shells up to the CLS reach,
+    :attr:`Deployment.r_tir`, then ``plan_outer_shells`` equally spaced shells up to the CLS reach,
     plus the GT longitude; along each shell points are spaced by an arc length h (h /
     ``plan_edge_refinement`` beyond the TIR radius and along the GT), the poles and the centre
     go to the ACU, the other shell points to the CLS where it can reach them (the rest is
