@@ -197,6 +197,11 @@ def disk_solid_angle(radius, distance):
     """
     a = validate.array("radius", radius, 0.0)
     d = validate.array("distance", distance, 0.0)
+    return _disk_solid_angle(a, d)
+
+
+def _disk_solid_angle(a, d):
+    """Kernel of :func:`disk_solid_angle` (inputs checked by it)."""
     hyp = np.hypot(a, d)
     return 2.0 * np.pi * a**2 / (hyp * (hyp + d))
 

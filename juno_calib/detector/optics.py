@@ -37,7 +37,7 @@ import numpy as np
 
 from ..core import validate
 from ..core.params import ParamSet, check_range
-from .geometry import disk_solid_angle
+from .geometry import _disk_solid_angle, disk_solid_angle
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -99,6 +99,11 @@ def cathode_projection(cos_eta, aspect):
     """
     cos_eta = validate.array("cos_eta", cos_eta, -1.0 - 1e-9, 1.0 + 1e-9)
     aspect = validate.array("aspect", aspect, 0.0, 10.0)
+    return _cathode_projection(cos_eta, aspect)
+
+
+def _cathode_projection(cos_eta, aspect):
+    """Kernel of :func:`cathode_projection` (inputs checked by it)."""
     c = np.clip(cos_eta, 0.0, 1.0)
     s2 = 1.0 - c * c
     return 0.5 * (c + np.sqrt(c * c + aspect * aspect * s2)) * (cos_eta > 0)
@@ -137,6 +142,11 @@ def fresnel_transmission(n1, n2, sin_i):
     n1 = validate.array("n1", n1, 1.0, 3.0)
     n2 = validate.array("n2", n2, 1.0, 3.0)
     sin_i = validate.array("sin_i", sin_i, 0.0, 1.0 + 1e-9)
+    return _fresnel_transmission(n1, n2, sin_i)
+
+
+def _fresnel_transmission(n1, n2, sin_i):
+    """Kernel of :func:`fresnel_transmission` (inputs checked by it)."""
     cos_i = np.sqrt(np.clip(1.0 - sin_i * sin_i, 0.0, 1.0))
     sin_t = (n1 / n2) * sin_i
     cos_t = np.sqrt(np.maximum(1.0 - sin_t * sin_t, 0.0))
@@ -162,9 +172,14 @@ def boundary_transmission(impact, optics: Optics, r_ls: float, acrylic_thickness
     acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
     b = validate.array("impact", impact, 0.0, r_ls * (1 + 1e-9), unit="m",
                        why="the impact parameter of a ray from a vertex in the LS")
+    return _boundary_transmission(b, optics, r_ls, acrylic_thickness)
+
+
+def _boundary_transmission(b, optics, r_ls, acrylic_thickness):
+    """Kernel of :func:`boundary_transmission` (inputs checked by it)."""
     r_out = r_ls + acrylic_thickness
-    t1 = fresnel_transmission(optics.n_ls, optics.n_acrylic, b / r_ls)
-    t2 = fresnel_transmission(optics.n_acrylic, optics.n_water, optics.n_ls * b / (optics.n_acrylic * r_out))
+    t1 = _fresnel_transmission(optics.n_ls, optics.n_acrylic, b / r_ls)
+    t2 = _fresnel_transmission(optics.n_acrylic, optics.n_water, optics.n_ls * b / (optics.n_acrylic * r_out))
     return t1 * t2
 
 
@@ -195,6 +210,11 @@ def ray_paths(vertex, pmt_position, r_ls: float, acrylic_thickness: float):
     if np.any(np.einsum("nk,nk->n", p, p) <= (r_ls + acrylic_thickness) ** 2):
         raise ValueError(f"pmt_position: every PMT must sit outside the acrylic, r > "
                          f"{(r_ls + acrylic_thickness) / 1000:g} m")
+    return _ray_paths(x, p, r_ls, acrylic_thickness)
+
+
+def _ray_paths(x, p, r_ls, acrylic_thickness):
+    """Kernel of :func:`ray_paths` (inputs checked by it)."""
     r2 = np.einsum("mk,mk->m", x, x)[:, None]
     p2 = np.einsum("nk,nk->n", p, p)[None, :]
     xp = x @ p.T
@@ -221,6 +241,11 @@ def attenuation(l_ls, l_acrylic, l_water, optics: Optics, acrylic_thickness: flo
                                         lo_open=True)
     l_ls, l_acrylic, l_water = (validate.array(name, val, 0.0, 1e6, unit="m") for name, val in
                                 (("l_ls", l_ls), ("l_acrylic", l_acrylic), ("l_water", l_water)))
+    return _attenuation(l_ls, l_acrylic, l_water, optics, acrylic_thickness)
+
+
+def _attenuation(l_ls, l_acrylic, l_water, optics, acrylic_thickness):
+    """Kernel of :func:`attenuation` (path lengths may be -1e-14 from rounding; not checked)."""
     mu_acr = -np.log(optics.acrylic_transmittance) / acrylic_thickness
     return np.exp(-l_ls / optics.attenuation_length - mu_acr * l_acrylic
                   - l_water / optics.water_attenuation_length)
@@ -243,11 +268,15 @@ def direct_fraction(vertex, pmt_position, cathode_radius, cathode_aspect, optics
     """
     validate.number("angular_slope", angular_slope, 0.0, 1.0)
     validate.array("cathode_radius", cathode_radius, 0.0, 1e3, unit="mm", lo_open=True)
+    validate.instance("optics", optics, Optics, hint='Optics.load("design")')
+    cathode_radius = np.asarray(cathode_radius, dtype=float)
+    cathode_aspect = validate.array("cathode_aspect", cathode_aspect, 0.0, 10.0)
     g = ray_paths(vertex, pmt_position, r_ls, acrylic_thickness)
-    omega = cathode_solid_angle(g["distance"], cathode_radius, g["cos_eta"], cathode_aspect)
+    omega = (_disk_solid_angle(cathode_radius, g["distance"])
+             * _cathode_projection(g["cos_eta"], cathode_aspect))
     accept = 1.0 - angular_slope * (1.0 - g["cos_eta"])
-    trans = boundary_transmission(g["impact"], optics, r_ls, acrylic_thickness)
-    att = attenuation(g["l_ls"], g["l_acrylic"], g["l_water"], optics, acrylic_thickness)
+    trans = _boundary_transmission(g["impact"], optics, r_ls, acrylic_thickness)
+    att = _attenuation(g["l_ls"], g["l_acrylic"], g["l_water"], optics, acrylic_thickness)
     return omega / (4.0 * np.pi) * accept * trans * att
 
 
