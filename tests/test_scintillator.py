@@ -97,7 +97,7 @@ def test_bad_parameters_rejected(scint, bad, message):
 def test_out_of_table_energy_rejected(scint):
     with pytest.raises(ValueError, match="light_table_e_max"):
         electron_visible(100.0, scint)
-    with pytest.raises(ValueError, match=r"t = 0 MeV is outside the allowed range \(0, inf\) MeV"):
+    with pytest.raises(ValueError, match=r"t = 0 MeV is outside the allowed range \[0.001, 1000\] MeV; the Bethe formula"):
         stopping_power(0.0, scint)
 
 

@@ -26,7 +26,7 @@ def fit_peak(values, *, n_sigma: float = 2.0, n_bins: int = 60) -> dict:
     """
     from scipy.optimize import curve_fit
 
-    x = validate.array("values", values, ndim=1, size_min=20,
+    x = validate.array("values", values, -1e100, 1e100, ndim=1, size_min=20,
                        why="drop NaN/inf (e.g. events without a fit) before fitting")
     n_sigma = validate.number("n_sigma", n_sigma, 0.5, 10.0)
     n_bins = validate.integer("n_bins", n_bins, 5, 10**5)
@@ -59,7 +59,7 @@ def fit_peak(values, *, n_sigma: float = 2.0, n_bins: int = 60) -> dict:
 
 def resolution_curve(e_vis, a, b, c):
     """Relative resolution ``sqrt((a/sqrt(E))^2 + b^2 + (c/E)^2)`` (seed 000, Eq. 1), E in MeV."""
-    e = validate.energies("e_vis", e_vis, 0.0, lo_open=True)
+    e = validate.energies("e_vis", e_vis, 1e-3, 1e4, why="the formula is used from 1 keV to 10 GeV")
     a, b, c = (validate.number(k, val, 0.0, 10.0) for k, val in (("a", a), ("b", b), ("c", c)))
     return np.sqrt(a * a / e + b * b + (c / e) ** 2)
 
@@ -71,7 +71,7 @@ def fit_resolution(e_vis, sigma_over_e, error) -> dict:
     95% upper limit ``b_up`` and ``a_eff = sqrt(a^2 + (1.6 b)^2 + (c/1.6)^2)`` (seed 000)."""
     from scipy.optimize import nnls
 
-    e = validate.energies("e_vis", e_vis, 0.0, 1e4, lo_open=True, ndim=1, size_min=3)
+    e = validate.energies("e_vis", e_vis, 1e-3, 1e4, ndim=1, size_min=3)
     y = validate.array("sigma_over_e", sigma_over_e, 0.0, 10.0, lo_open=True, ndim=1) ** 2
     err_in = validate.array("error", error, 0.0, 10.0, lo_open=True, ndim=1)
     if not e.shape == y.shape == err_in.shape:

@@ -195,15 +195,17 @@ def disk_solid_angle(radius, distance):
     >>> round(float(disk_solid_angle(254.0, 19434.0) * 19434.0**2 / (np.pi * 254.0**2)), 4)
     0.9999
     """
-    a = validate.array("radius", radius, 0.0)
-    d = validate.array("distance", distance, 0.0)
+    a = validate.array("radius", radius, 0.0, 1e12, unit="m")
+    d = validate.array("distance", distance, 0.0, 1e12, unit="m")
     return _disk_solid_angle(a, d)
 
 
 def _disk_solid_angle(a, d):
-    """Kernel of :func:`disk_solid_angle` (inputs checked by it)."""
+    """Kernel of :func:`disk_solid_angle` (inputs checked by it; a point, a = 0, subtends 0)."""
     hyp = np.hypot(a, d)
-    return 2.0 * np.pi * a**2 / (hyp * (hyp + d))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q, s = a / hyp, d / hyp  # in ratios: no underflow of a^2 for tiny disks
+        return np.where(a > 0, 2.0 * np.pi * q * q / (1.0 + s), 0.0)
 
 
 def _chord(angle):

@@ -344,7 +344,8 @@ def total_reflection_onset(r_ls: float, acrylic_thickness: float, n_ls: float, n
     r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
     t = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
     n_ls = validate.number("n_ls", n_ls, 1.0, 3.0)
-    n_water = validate.number("n_water", n_water, 1.0, n_ls, why="the LS is optically denser than water")
+    n_water = validate.number("n_water", n_water, 1.0, n_ls, hi_open=True,
+                              why="the LS is optically denser than water")
     return (r_ls + t) * n_water / n_ls
 
 

@@ -125,7 +125,7 @@ def _check_deposits(event, position, e_vis, n_events, r_ls):
         )
     if event.size and event.dtype.kind not in "iu":
         raise TypeError(f"event must hold integer event indices, got dtype {event.dtype}")
-    n_events = validate.integer("n_events", n_events, 1)
+    n_events = validate.integer("n_events", n_events, 1, 10**8)
     if event.size and (event.min() < 0 or event.max() >= n_events):
         raise ValueError(f"event indices must lie in [0, {n_events - 1}], got [{event.min()}, {event.max()}]")
     # the light model is defined in the LS only: a deposit outside it has no yield of its own

@@ -32,9 +32,13 @@ from .deployment import LASER, SYSTEMS, Deployment, Plan, programme_plan
 from .programme import PROGRAMMES, load_table2
 from .sources import capture_fractions, get_source
 
-#: smallest relative precision of a peak position the statistics helpers accept (1 ppm): far
-#: below any calibration goal (0.1-1%), and it keeps (sigma/precision)^2 finite
+#: smallest relative precision of a peak position (and relative peak width) the statistics
+#: helpers accept (1 ppm): far below any calibration goal (0.1-1%) or peak width (~1-10%), and it
+#: keeps (sigma/precision)^2 finite and non-zero
 PRECISION_MIN = 1e-6
+#: lowest source activity or peak rate they accept: one per 12 days (no calibration source is
+#: weaker), which keeps the times finite
+RATE_MIN = 1e-6 * units.Hz
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,8 +93,10 @@ def path_length(positions: np.ndarray, start: np.ndarray) -> float:
     >>> path_length(np.array([[0.0, 0.0, 0.0]]), np.array([0.0, 0.0, 10.0]))
     20.0
     """
-    pos = validate.positions("positions", positions, single=True) if np.size(positions) else np.zeros((0, 3))
-    start = validate.positions("start", start)
+    hall = 1 * units.km  # any point of the experiment; keeps the squared distances finite
+    pos = (validate.positions("positions", positions, r_max=hall, volume="the experiment (1 km)")
+           if np.size(positions) else np.zeros((0, 3)))
+    start = validate.positions("start", start, r_max=hall, volume="the experiment (1 km)")
     if start.shape != (1, 3):
         raise ValueError(f"start must be one point, shape (3,), got shape {np.shape(start)}")
     pts = np.concatenate([start, pos, start])
@@ -171,7 +177,7 @@ def events_needed(sigma_rel, precision):
     >>> events_needed(0.02, 0.001)
     400.0
     """
-    s = validate.array("sigma_rel", sigma_rel, 0.0, 1.0, lo_open=True,
+    s = validate.array("sigma_rel", sigma_rel, PRECISION_MIN, 1.0,
                        why="a relative peak width sigma/E")
     p = validate.array("precision", precision, PRECISION_MIN, 1.0, hi_open=True,
                        why=f"a relative precision; below {PRECISION_MIN:g} no calibration question")
@@ -224,7 +230,7 @@ def peak_rate(activity, branch_fraction, efficiency):
 
     activity : decays (or emitted neutrons) per unit time, internal 1/ns, > 0.
     """
-    a = validate.array("activity", activity, 0.0, 1e9 * units.Bq, lo_open=True, unit="Bq")
+    a = validate.array("activity", activity, RATE_MIN, 1e9 * units.Bq, unit="Bq")
     check_range("branch_fraction", branch_fraction, 0.0, 1.0, lo_open=True)
     check_range("efficiency", efficiency, 0.0, 1.0, lo_open=True)
     out = a * branch_fraction * efficiency
@@ -233,7 +239,7 @@ def peak_rate(activity, branch_fraction, efficiency):
 
 def daq_time_needed(sigma_rel, precision, rate):
     """DAQ time (internal ns) to reach ``precision`` on a peak of width ``sigma_rel`` at ``rate``."""
-    r = validate.array("rate", rate, 0.0, 1e9 * units.Bq, lo_open=True, unit="Hz")
+    r = validate.array("rate", rate, RATE_MIN, 1e9 * units.Bq, unit="Hz")
     out = events_needed(sigma_rel, precision) / r
     return float(out) if np.ndim(out) == 0 else out
 

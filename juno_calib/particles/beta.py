@@ -92,7 +92,8 @@ def fermi_function(t, z: float, radius: float) -> np.ndarray:
     radius : float
         Nuclear radius, mm.
     """
-    t = validate.energies("t", t, lo_open=True)
+    t = validate.energies("t", t, 1e-6, 1e4,
+                          why="beta kinetic energies from 1 eV (below, atomic screening rules)")
     validate.number("z", z, 0, 118)
     validate.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm",
              why="a nuclear radius (fm scale, internal mm)")
@@ -101,8 +102,9 @@ def fermi_function(t, z: float, radius: float) -> np.ndarray:
 
 def _fermi_function(t, z, radius):
     """Kernel of :func:`fermi_function` (inputs checked by it)."""
-    w = t / ELECTRON_MASS + 1.0
-    p = np.sqrt(w**2 - 1.0)
+    tau = t / ELECTRON_MASS
+    w = tau + 1.0
+    p = np.sqrt(tau * (tau + 2.0))  # = sqrt(w^2 - 1) without cancellation at small t
     az = FINE_STRUCTURE * z
     g = math.sqrt(1.0 - az**2)
     eta = az * w / p

@@ -38,6 +38,9 @@ from .scintillator import (
     Scintillator,
 )
 
+#: highest gamma energy the public functions accept (MeV): the Geant4 pair fit is used up to
+#: ~100 GeV, the cascade here only for calibration and 12B energies
+GAMMA_E_MAX = 1e3 * units.MeV
 MICROBARN = 1e-28 * units.m**2 * 1e-6  #: unit of the pair-production fit coefficients
 _MAX_GENERATIONS = 10_000
 
@@ -57,7 +60,7 @@ def klein_nishina_total(energy) -> np.ndarray:
     >>> round(float(klein_nishina_total(1e-6)) / 1e-22, 4)
     0.6652
     """
-    k = validate.energies("energy", energy, lo_open=True) / ELECTRON_MASS
+    k = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True) / ELECTRON_MASS
     return _klein_nishina_total(k)
 
 
@@ -79,7 +82,7 @@ def klein_nishina_pdf(eps, energy) -> np.ndarray:
     ``dsigma/deps = pi r_e^2 / k (1/eps + eps)(1 - eps sin^2 theta / (1 + eps^2))``, on
     ``[1/(1+2k), 1]``; divided by :func:`klein_nishina_total`.
     """
-    k = validate.energies("energy", energy, lo_open=True) / ELECTRON_MASS
+    k = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True) / ELECTRON_MASS
     eps = validate.array("eps", eps, 0.0, 1.0, lo_open=True)
     one_minus_cos = (1 - eps) / (k * eps)
     sin2 = one_minus_cos * (2 - one_minus_cos)
@@ -95,7 +98,7 @@ def pair_cross_section(energy, z, scint: Scintillator) -> np.ndarray:
     Geant4 (G4BetheHeitlerModel) parametrisation, fitted above ``pair_fit_e_min`` and scaled by
     ``((E - 2m)/(E_min - 2m))^2`` below it; zero below the threshold ``2 m_e``.
     """
-    e = validate.energies("energy", energy, lo_open=True)
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True)
     validate.number("z", z, 1, 100)
     _check_scint(scint)
     return _pair_cross_section(e, z, scint)
@@ -128,7 +131,7 @@ def attenuation(energy, scint: Scintillator) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(1 / (mc + mp)) / units.cm, 1)
     16.4
     """
-    e = validate.energies("energy", energy, lo_open=True)
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True)
     _check_scint(scint)
     return _attenuation(e, scint)
 
@@ -161,9 +164,10 @@ def sample_compton(energy, *, rng: np.random.Generator) -> np.ndarray:
     ValueError
         For an energy that is not finite and > 0 (at E = 0 every draw would be rejected).
     """
-    e = validate.energies("energy", energy, lo_open=True)
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True,
+                          why="the gamma model's range (Klein-Nishina, Geant4 pair fit)")
     validate.generator("rng", rng)
-    return _sample_compton(e, rng=rng)
+    return _sample_compton(e.ravel(), rng=rng).reshape(e.shape)
 
 
 def _sample_compton(energy, *, rng):
@@ -189,7 +193,7 @@ def _sample_compton(energy, *, rng):
 
 def isotropic_directions(n: int, *, rng: np.random.Generator) -> np.ndarray:
     """(n, 3) unit vectors uniform on the sphere."""
-    n = validate.integer("n", n, 0)
+    n = validate.integer("n", n, 0, 10**8)
     validate.generator("rng", rng)
     return _isotropic_directions(n, rng=rng)
 
@@ -207,8 +211,12 @@ def rotate(direction, cos_theta, phi) -> np.ndarray:
     ``cos_theta`` in [-1, 1] and ``phi`` finite, (n,) or scalars.
     """
     u = _unit_vectors("direction", direction)
-    cos_theta = validate.array("cos_theta", cos_theta, -1.0, 1.0)
-    phi = validate.array("phi", phi)
+    cos_theta = validate.array("cos_theta", cos_theta, -1.0, 1.0, ndim=(0, 1))
+    phi = validate.array("phi", phi, -1e3, 1e3, ndim=(0, 1))
+    for name, a in (("cos_theta", cos_theta), ("phi", phi)):
+        if a.ndim == 1 and a.shape[0] != u.shape[0]:
+            raise ValueError(f"{name} must be a scalar or have shape ({u.shape[0]},) like direction, "
+                             f"got shape {a.shape}")
     return _rotate(u, cos_theta, phi)
 
 
@@ -245,7 +253,7 @@ def distance_to_sphere(position, direction, radius: float) -> np.ndarray:
 
     ``position`` (n, 3) inside the sphere, ``direction`` (n, 3) unit vectors.
     """
-    radius = validate.number("radius", radius, 0.0, lo_open=True, unit="m")
+    radius = validate.number("radius", radius, 0.0, 1 * units.km, lo_open=True, unit="m")
     position = validate.positions("position", position, r_max=radius)
     direction = _unit_vectors("direction", direction)
     if direction.shape != position.shape:
@@ -314,7 +322,7 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
         that ``deposits + escaped == initial`` exactly (pair rest mass re-appears as the two
         annihilation gammas).
     """
-    e = validate.energies("energy", energy, lo_open=True, ndim=1)
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True, ndim=1)
     ev = np.asarray(event)
     if ev.dtype.kind not in "iu" or ev.shape != e.shape:
         raise ValueError(f"event must be an integer array of the shape of energy {e.shape}, got "

@@ -46,6 +46,10 @@ PLASMA_ENERGY_COEFF = 28.816 * units.eV
 #: 4 pi N_A r_e^2 m_e c^2 (the Bethe constant K), MeV mm^2 / mol
 BETHE_K = 4.0 * math.pi * AVOGADRO * CLASSICAL_ELECTRON_RADIUS**2 * ELECTRON_MASS
 LN2 = math.log(2.0)
+#: range of kinetic energies of the public stopping-power and Cherenkov functions (MeV): the Bethe
+#: formula fails below ~1 keV (NIST ESTAR stops there) and nothing here goes above 1 GeV
+T_MIN_BETHE = 1e-3 * units.MeV
+T_MAX = 1e3 * units.MeV
 LN10 = math.log(10.0)
 
 
@@ -212,7 +216,8 @@ def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitat
     numpy.ndarray
         ``-dE/dx`` in MeV/mm, same shape as ``t``.
     """
-    t = validate.energies("t", t, lo_open=True)
+    t = validate.energies("t", t, T_MIN_BETHE, T_MAX,
+                          why="the Bethe formula holds from ~1 keV (NIST ESTAR's lowest energy)")
     for name, val in (("z_over_a", z_over_a), ("density", density),
                       ("mean_excitation", mean_excitation)):
         validate.number(name, val, 0.0, lo_open=True)
@@ -261,7 +266,8 @@ def stopping_power(t, scint: Scintillator) -> np.ndarray:
     >>> 1.5 < float(stopping_power(1.0, s) / (units.MeV / units.cm)) < 1.8
     True
     """
-    t = validate.energies("t", t, lo_open=True)
+    t = validate.energies("t", t, T_MIN_BETHE, T_MAX,
+                          why="the Bethe formula holds from ~1 keV (NIST ESTAR's lowest energy)")
     _check_scint(scint)
     return _collision_stopping_power(t, scint.z_over_a, scint.density, scint.mean_excitation_energy)
 
@@ -279,7 +285,7 @@ def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
         Kinetic energy, MeV, any shape, >= 0 (a negative or non-finite value is a
         ``ValueError``: the polynomial in ``ln(1 + T/E0)`` is not defined there).
     """
-    t = validate.energies("t", t)
+    t = validate.energies("t", t, 0.0, T_MAX)
     _check_scint(scint)
     return _cherenkov_photons(t, scint)
 
