@@ -31,7 +31,7 @@ def dep():
 
 def test_tir_radius_from_refractive_indices(dep):
     # (r_ls + t_acrylic) n_water / n_ls = 17.82 m x 1.333 / 1.4955 = 15.884 m: the water surface
-    # is outside the 12 cm acrylic (physics-inputs.md: R n_w / n_LS = 15.777 m neglects it)
+    # is outside the 12 cm acrylic (the textbook R n_w / n_LS = 15.777 m neglects it)
     assert dep.r_tir / units.m == pytest.approx(17.82 * 1.333 / 1.4955, rel=1e-9)
     from juno_calib.detector.geometry import Geometry
     from juno_calib.detector.optics import Optics, tir_radius

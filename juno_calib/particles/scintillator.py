@@ -1,6 +1,7 @@
 """The liquid scintillator: composition, stopping power and the electron light model L(T).
 
-Model (the GNA form of physics-inputs.md, Sec. 4). An electron of kinetic energy ``T``
+Model (the form used by GNA, the public JINR fitter ``gnafit/gna``, in its JUNO model files;
+source key GNA in ``data/README.md``). An electron of kinetic energy ``T``
 produces, in units of scintillation-equivalent MeV,
 
 .. math::
