@@ -148,6 +148,7 @@ def run_chapter(
     target = out_dir / f"{chapter.name}.ipynb"
     partial = out_dir / f".{chapter.name}.partial.ipynb"
     nb = jupytext.read(chapter.path)
+    # our own kernel manager, so that an interrupted run can stop its kernel (see _stop_kernel)
     km = KernelManager(kernel_name="python3")
     try:
         with _sigint_raises():
@@ -172,6 +173,7 @@ def run_chapter(
         if partial.exists():
             os.replace(partial, failed)
         raise
+    _stop_kernel(km)  # we own the kernel manager: nbclient shuts down only kernels it started
     os.replace(partial, target)
     glued = read_glued(nbformat.read(target, as_version=4))
     if json_path is not None:
