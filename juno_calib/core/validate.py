@@ -31,6 +31,29 @@ Conventions
   function is defined on (the LS sphere for the physics, the detector for the layout), with a
   relative slack of 1e-9 for points computed on its surface.
 
+Adopting it in a new module (e.g. ``calibration/nonuniformity.py``)
+
+1. ``from ..core import validate`` (import the module, not ``as v``: one-letter names collide
+   with loop variables).
+2. In every public function, check every argument on entry and keep the *returned* values:
+   ``e = validate.energies("e_vis", e_vis, 0.0, 100.0)``, ``x = validate.positions("positions",
+   positions, r_max=r_ls, volume=validate.LS)``, ``n = validate.integer("n_events", n_events, 1,
+   10**8)``, ``validate.choice("system", system, SYSTEMS)``, ``validate.instance("response",
+   response, DetectorResponse, hint='DetectorResponse.load("design")')``,
+   ``validate.generator("rng", rng)``.
+3. Put the work in a private kernel ``_name(...)`` that trusts its inputs, and call kernels, not
+   the public functions, from inside the library (loops, cascades, chunked evaluations): a
+   kernel's own intermediate values (rounding at -1e-14, a radius computed on the surface) must
+   not trip the checks meant for users.
+4. Give every range a physical or numerical reason and say it with ``why=`` when it is not
+   obvious; bound huge values so the results stay finite (a count ≤ 1e8 keeps the memory
+   bounded, an energy ≤ 1 GeV keeps ``exp``/``**2`` finite) and tiny ones so they do not
+   underflow. The property tests check that accepted input gives finite results.
+5. Add the function to ``tests/test_properties.py`` with its invariants (energy conservation,
+   PE ≥ 0, positions in the LS, probabilities in [0, 1] ...).
+
+The checks are O(n) numpy passes, negligible next to any physics kernel.
+
 Helpers: :func:`number`, :func:`integer`, :func:`array`, :func:`energies`,
 :func:`positions`, :func:`choice`, :func:`instance`, :func:`generator`. The older
 :func:`juno_calib.core.params.check_range` / ``check_choice`` use the same message format
