@@ -88,7 +88,7 @@ def test_cls_covers_most_of_its_half_plane(dep):
 
 
 def test_unreachable_point_rejected_with_reach(dep):
-    with pytest.raises(ValueError, match=r"CLS cannot reach 1 of 1 position\(s\), e.g. \(x, y, z\) = "
+    with pytest.raises(ValueError, match=r"CLS cannot reach 1 of 1 positions, e.g. positions\[0\] = \(x, y, z\) = "
                        r"\(12.000, 0.000, 12.000\) m; CLS reaches the plane y = 0"):
         check_reachable("CLS", [[12 * units.m, 0, 12 * units.m]], dep)
     with pytest.raises(ValueError, match="system = 'GLS' is not allowed"):

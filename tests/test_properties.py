@@ -445,3 +445,102 @@ def test_every_module_with_public_functions_is_covered(property_log):
                                     deployment, budget, resolution, validate)}
     assert {"juno_calib.particles.gamma", "juno_calib.detector.optics",
             "juno_calib.calibration.resolution"} <= covered
+
+
+# --- more of the public API: foundations, light model pieces, statistics, plans -------------------
+
+
+@given(seed=st.one_of(SEEDS, st.integers(-5, -1), st.just(1.5), st.just("1"), st.just(True), st.none()))
+def test_make_rng(property_log, seed):
+    rng = call(property_log, make_rng, seed)
+    if rng is not None:
+        assert isinstance(rng, np.random.Generator)
+
+
+@given(elapsed=scalar(0.0, 1e20), name=st.sampled_from(("Cs137", "Co60", "nH")))
+def test_activity_after(property_log, elapsed, name):
+    src = sources.get_source(name)
+    a = call(property_log, src.activity_after, elapsed)
+    if a is not None:
+        assert math.isfinite(a) and 0 <= a <= src.activity
+
+
+@given(eps=array_of(0.0, 1.0), e=scalar(0.01, 20.0))
+def test_klein_nishina_pdf(property_log, eps, e):
+    try:
+        np.broadcast(np.asarray(eps, float), np.asarray(e, float))
+    except (ValueError, TypeError):
+        return
+    p = call(property_log, gamma.klein_nishina_pdf, eps, e)
+    if p is not None:
+        assert finite(p) and np.all(p >= 0)
+
+
+@given(n=counts(), seed=SEEDS)
+def test_capture_displacement(property_log, scint, n, seed):
+    x = call(property_log, events.capture_displacement, n, rng=make_rng(seed), scint=scint)
+    if x is not None:
+        assert x.shape == (n, 3) and finite(x)
+
+
+@given(d=array_of(0.0, 5e4), cos_eta=array_of(-1.0, 1.0), b=array_of(0.0, R_LS))
+def test_light_paths(property_log, optics, geometry, d, cos_eta, b):
+    for fn, args in ((opt.cathode_solid_angle, (d, 254.0, cos_eta, 0.75)),
+                     (opt.boundary_transmission, (b, optics, R_LS, 120.0)),
+                     (opt.attenuation, (d, 120.0, d, optics, 120.0))):
+        try:
+            np.broadcast(*(np.asarray(a, float) for a in args if not isinstance(a, opt.Optics)))
+        except (ValueError, TypeError):
+            continue
+        out = call(property_log, fn, *args)
+        if out is not None:
+            assert finite(out) and np.all(out >= 0), fn.__name__
+            assert fn is opt.cathode_solid_angle or np.all(out <= 1 + 1e-12), fn.__name__
+    r = call(property_log, opt.tir_radius, optics, geometry, acrylic=True)
+    assert r is not None and 0 < r < geometry.r_ls + geometry.acrylic_thickness
+
+
+@given(vertices=positions(max_n=3))
+def test_direct_expectations(property_log, response, vertices):
+    tot = call(property_log, response.expected_total, vertices)
+    if tot is not None:
+        assert all(finite(t) and np.all(t > 0) for t in tot.values()), "PE >= 0 (and light everywhere)"
+
+
+@given(u=positions(2.0, max_n=4))
+def test_pmt_in_direction(property_log, u):
+    layout = geo.pmt_layout(geo.Geometry.load())
+    k = call(property_log, layout.pmt_in_direction, u)
+    if k is not None:
+        assert np.all((k >= -1) & (k < layout.n))
+
+
+@given(sigma=scalar(1e-3, 0.5), n_events=counts(400), n_toys=counts(50), seed=SEEDS)
+def test_peak_precision_toy(property_log, sigma, n_events, n_toys, seed):
+    p = call(property_log, budget.peak_precision_toy, sigma, n_events, n_toys, rng=make_rng(seed))
+    if p is not None:
+        assert math.isfinite(p) and p >= 0
+
+
+@given(s=array_of(1e-3, 0.2), t=scalar(1e9, 1e12))
+def test_map_statistics(property_log, s, t):
+    out = call(property_log, budget.map_statistics, s, 1e-3, 1e-7, t)
+    if out is not None:
+        assert finite(out["events"], out["time"]) and out["total_time"] > 0
+
+
+@given(pos=positions(), g=array_of(0.5, 1.5, max_len=5), tol=scalar(0.1, 1e3))
+def test_shell_representatives(property_log, pos, g, tol):
+    from juno_calib.calibration.peak_statistics import shell_representatives
+
+    idx = call(property_log, shell_representatives, pos, g, r_max=R_LS, tol=tol)
+    if idx is not None:
+        assert np.all((idx >= 0) & (idx < len(np.atleast_2d(pos))))
+
+
+@given(system=st.sampled_from(deployment.SYSTEMS), pos=positions(2e4, max_n=3))
+def test_check_reachable(property_log, system, pos):
+    try:
+        call(property_log, deployment.check_reachable, system, pos)
+    except ValueError as err:  # unreachable points: the library's message names the system's reach
+        assert f"{system} reaches" in str(err)

@@ -314,7 +314,7 @@ def map_statistics(sigma_rel, precision: float, rate: float, table_time: float) 
     Returns ``events`` and ``time`` (P,), their totals ``total_events``/``total_time``, the plan's
     ``table_total`` and the precision reached at each point in the plan's time (P,).
     """
-    s = np.atleast_1d(validate.array("sigma_rel", sigma_rel, 0.0, 1.0, lo_open=True))
+    s = np.atleast_1d(validate.array("sigma_rel", sigma_rel, 0.0, 1.0, lo_open=True, size_min=1))
     check_range("table_time", table_time, 0.0, np.inf, lo_open=True, unit="min")
     n = events_needed(s, precision)
     t = daq_time_needed(s, precision, rate)

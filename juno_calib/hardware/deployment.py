@@ -236,9 +236,11 @@ def check_reachable(system: str, positions, deployment: Deployment | None = None
     if not np.all(ok):
         p = _positions(positions).reshape(-1, 3)
         bad = p[~ok.reshape(-1)]
+        i = int(np.flatnonzero(~ok.reshape(-1))[0])
         first = ", ".join(f"{c / units.m:.3f}" for c in bad[0])
         raise ValueError(
-            f"{system} cannot reach {len(bad)} of {len(p)} position(s), e.g. (x, y, z) = ({first}) m; "
+            f"{system} cannot reach {len(bad)} of {len(p)} positions, e.g. positions[{i}] = "
+            f"(x, y, z) = ({first}) m; "
             f"{system} reaches {describe_reach(system, deployment)}"
         )
 

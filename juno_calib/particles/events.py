@@ -276,7 +276,7 @@ def _capsule_transport(e, dirs, *, rng, scint):
 
 def capture_displacement(n, *, rng, scint):
     """(n, 3) displacement of the capture point from the neutron source, mm."""
-    n = validate.integer("n", n, 0)
+    n = validate.integer("n", n, 0, 10**8)
     _check_common(rng, scint)
     diff_area = (scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed
                  * scint.capture_time)
