@@ -51,7 +51,9 @@ def fit_peak(values, *, n_sigma: float = 2.0, n_bins: int = 60) -> dict:
     except RuntimeError as exc:  # scipy's "optimal parameters not found", or the check above
         raise ValueError(f"values ({x.size} values, median {float(np.median(x)):g}, spread "
                          f"{spread:g}) have no Gaussian peak to fit: {exc}") from None
-    if not (np.all(np.isfinite(err)) and np.isfinite(mean) and sigma > 0):
+    # a peak of the data lies among the data and is narrower than their spread
+    if not (np.all(np.isfinite(err)) and np.isfinite(mean) and 0 < sigma <= spread
+            and x.min() <= mean <= x.max()):
         raise ValueError(f"values ({x.size} values) have no Gaussian peak to fit: the fit gave "
                          f"mean {mean:g}, sigma {sigma:g}, errors {err.tolist()}")
     return {"mean": mean, "sigma": sigma, "mean_err": float(err[1]), "sigma_err": float(err[2])}
