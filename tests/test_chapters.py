@@ -17,6 +17,10 @@ CONTRACT = {
         "light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
         "sigma_over_e_1mev_center",
     ],
+    "06_nonlinearity": [
+        "nl_bias_max_positron", "nl_bias_max_positron_sources_only", "instrumental_nl_residual",
+        "kB_median", "kC_median", "tau_max", "n_eff_min",
+    ],
     "08_time_budget": [
         "daq_minutes_comprehensive", "daq_minutes_monthly", "daq_minutes_weekly",
         "calibration_hours_per_year", "livetime_fraction_lost",

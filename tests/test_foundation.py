@@ -156,3 +156,12 @@ def test_every_data_source_is_a_key_of_the_readme_or_says_what_it_is():
     for path in sorted((ROOT / "data").rglob("*.yaml")):
         walk(yaml.safe_load(path.read_text()), path.name)
     assert not bad, "sources without a data/README.md key:\n" + "\n".join(bad)
+
+
+def test_tuple_fields_are_shown_element_by_element_in_the_file_unit():
+    """An inputs-table value of a tuple field (e.g. the 12B branch energies) converts each element."""
+    from juno_calib.core.params import _fmt
+
+    assert _fmt((1.0 * units.MeV, 4.44 * units.MeV), "MeV") == "[1, 4.44] MeV"
+    assert _fmt((2.0 * units.m, 0.5 * units.m), "cm") == "[200, 50] cm"
+    assert _fmt((0.5, 0.25), "") == "[0.5, 0.25]"
