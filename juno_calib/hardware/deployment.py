@@ -151,8 +151,10 @@ def _dep(deployment: Deployment | None, name: str = "deployment") -> Deployment:
 
 
 def _positions(positions) -> np.ndarray:
-    """Points (..., 3) mm, every coordinate finite (any radius: reach is the question asked)."""
-    p = validate.array("positions", positions, unit="m")
+    """Points (..., 3) mm, every coordinate finite and within the experiment (1 km): any radius
+    inside it is a fair question of reach."""
+    p = validate.array("positions", positions, -1 * units.km, 1 * units.km, unit="m",
+                       why="a point of the experiment")
     if p.ndim == 0 or p.shape[-1] != 3:
         raise ValueError(f"positions must have shape (..., 3) in mm, got shape {p.shape}")
     return p
