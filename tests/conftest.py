@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,8 +13,8 @@ from hypothesis import HealthCheck, settings
 from juno_calib.core.rng import make_rng
 
 # --- Hypothesis profiles (tests/test_properties.py) -------------------------------------------
-# "ci" (the default, used by `make test`): a few examples per public function, so that the whole
-# suite stays well under 3 minutes on 2 shared cores; "long": many examples, on demand:
+# "ci" (the default, used by `make test`): a few examples per public function, ~10 s of the suite
+# on 2 shared cores; "long": many examples (~4 min), on demand:
 #     JUNO_CALIB_HYPOTHESIS=long pytest tests/test_properties.py
 # The deadline is per example (a slow example is an error, not a pass); a hang inside one call is
 # caught by the SIGALRM guard of test_properties.py.
@@ -41,6 +42,21 @@ def pytest_terminal_summary(terminalreporter):
             f"{os.environ.get('JUNO_CALIB_HYPOTHESIS', 'ci')}): {len(PROPERTY_LOG['functions'])} public "
             f"functions, {PROPERTY_LOG['calls']} calls, {PROPERTY_LOG['rejected']} rejected with the "
             f"library's own error, {PROPERTY_LOG['accepted']} returned results that met the invariants")
+
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """``tests/browser`` looks at the built book in a browser: ``make check-book`` runs it after
+    ``make book``; a plain ``pytest`` (``make test``) collects it only when it is named."""
+    path = Path(collection_path).resolve()
+    if path != BROWSER_TESTS and BROWSER_TESTS not in path.parents:
+        return None
+    named = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+    if any(a == BROWSER_TESTS or BROWSER_TESTS in a.parents for a in named):
+        return None
+    return True
 
 
 @pytest.fixture
