@@ -24,7 +24,7 @@ check-book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check --output-format concise juno_calib tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_response.py

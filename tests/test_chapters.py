@@ -32,6 +32,8 @@ CONTRACT = {
         "nl_bias_max_positron", "nl_bias_max_positron_sources_only", "instrumental_nl_residual",
         "kB_median", "kC_median", "tau_max", "n_eff_min",
     ],
+    "07_resolution": ["a_median", "b_median", "c_median", "abar_median", "abar_low", "abar_high",
+                      "abar_truth"],
     "08_time_budget": [
         "daq_minutes_comprehensive", "daq_minutes_monthly", "daq_minutes_weekly",
         "calibration_hours_per_year", "livetime_fraction_lost",
