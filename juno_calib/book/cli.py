@@ -4,17 +4,14 @@
 
     juno-calib list
     juno-calib run CHAPTER [-p NAME VALUE]... [--fast] [--out DIR] [--json FILE]
-    juno-calib book
+    juno-calib book [--jobs N]
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 from .chapters import ROOT, chapters, get_chapter
 
@@ -58,17 +55,12 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    t0 = time.perf_counter()
-    # the jupyter-book script installed beside this interpreter (the package has no __main__)
-    script = Path(sys.executable).with_name("jupyter-book")
-    jb = str(script) if script.exists() else shutil.which("jupyter-book")
-    if jb is None:
-        print("juno-calib: error: jupyter-book is not installed (pip install -e .)", file=sys.stderr)
+    from .build import build_book
+
+    if args.jobs < 1:
+        print(f"juno-calib: error: --jobs {args.jobs} must be at least 1", file=sys.stderr)
         return 2
-    subprocess.run([jb, "clean", "--all", str(ROOT)], check=True)
-    proc = subprocess.run([jb, "build", "-W", "-n", "--keep-going", str(ROOT)])
-    print(f"book build time: {time.perf_counter() - t0:.0f} s (exit {proc.returncode})")
-    return proc.returncode
+    return build_book(ROOT, jobs=args.jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="folder of the executed notebook (_build/runs)")
     run.add_argument("--json", default=None, help="write every glued scalar to this JSON file")
     run.set_defaults(func=_cmd_run)
-    sub.add_parser("book", help="clean and build the whole book").set_defaults(func=_cmd_book)
+    book = sub.add_parser(
+        "book", help="clean, execute the chapters (in parallel) and build the book"
+    )
+    book.add_argument(
+        "-j", "--jobs", type=int, default=2, help="chapters executed at a time (default 2)"
+    )
+    book.set_defaults(func=_cmd_book)
     return parser
 
 
