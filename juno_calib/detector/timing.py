@@ -23,9 +23,12 @@ gets a time (ns, relative to the event time)
 Dark hits are uniform in the readout window ``[start, start + window]``. The per-PE work is a
 compiled kernel (:func:`place_and_time`, numba), the same rejection sampler as
 :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts` (which stays as the pure-numpy
-reference) with the time drawn in the same pass; :func:`channels` then forms the readout:
+reference) with the time and the single-PE charge drawn in the same pass, in blocks of PE with
+one random stream each (xoshiro256**, seeded from the caller's generator; reproducible and
+independent of the number of threads); :func:`readout` then forms the readout:
 LPMTs report the first-hit time, the number of PE and the summed charge per channel, SPMTs
-every PE as its own hit (time, charge).
+every PE as its own hit (time, charge). :func:`channels` is the same readout with the charges
+drawn from a numpy generator.
 
 Not modelled (stated in chapter 4): the late-pulse and pre-pulse tails of the TTS (large for
 MCP-PMTs), the PMT-to-PMT spread of transit times and its calibration, re-emission delays,
