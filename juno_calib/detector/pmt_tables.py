@@ -24,7 +24,7 @@ over the angle (the isotropic floor ``f``, all of ``T`` at the centre) and the r
 ``T' = T - f``; a proposal is uniform (chosen with odds ``4 pi f : integral of T'``) or drawn
 from the density ``T'(alpha)``, so that, whichever part it came from, a direction ``n`` was
 proposed with density proportional to ``T(alpha_n)``. It is accepted with probability
-``c w_k T(alpha_k) / (A_k T(alpha_n) B(r))``, ``c = min(A) / max(w)``. Integrating the
+``c w_k T(alpha_k) / (A_k T(alpha_n) B(r))``, ``c = 1 / max_k(w_k / A_k)``. Integrating the
 proposal density over the patch of PMT ``k`` gives ``P(k) ~ w_k T(r, alpha_k)`` for any layout.
 
 Exactness: the sampled distribution is exactly that of the table at its own resolution (``T``
