@@ -41,7 +41,7 @@ from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
-from .timing import Timing, channels
+from .timing import Timing, deposit_of_pe, readout, spe_charges
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 SYSTEMS = ("lpmt", "spmt")
@@ -408,8 +408,10 @@ class DetectorResponse:
         out = {}
         for s, sl in self.system_slice.items():
             out[s] = {
-                "scattered": self.tables[s].scattered, "tts": np.ascontiguousarray(self.tts[sl]),
-                "pmt_position": np.ascontiguousarray(np.asarray(self.layout.position, dtype=float)[sl]),
+                "scattered": self.tables[s].scattered,
+                "spe_sigma": np.ascontiguousarray(self.spe_resolution[sl]),
+                "record": self.tables[s].pmt_record(np.asarray(self.layout.position, dtype=float)[sl],
+                                                    self.tts[sl]),
                 "taus": np.asarray(tm.taus, dtype=float), "weight_cdf": np.cumsum(tm.weights),
                 "rise": float(tm.scint_rise_time), "r_ls": float(g.r_ls),
                 "r_acrylic": float(g.r_ls + g.acrylic_thickness),
@@ -439,7 +441,7 @@ class DetectorResponse:
         :mod:`juno_calib.detector.timing`: emission profile, time of flight, TTS).
         Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate,
         time uniform in the readout window. Charges: each PE ~ Normal(1, sigma_spe) of its PMT
-        type, negatives redrawn. Readout (:func:`juno_calib.detector.timing.channels`): one row
+        type, negatives redrawn. Readout (:func:`juno_calib.detector.timing.readout`): one row
         per LPMT channel (first-hit time, PE, charge) and one per SPMT PE.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
         """
@@ -451,6 +453,7 @@ class DetectorResponse:
         event, position, e_vis = event[order], position[order], e_vis[order]
         dep, ev = self._event_means(event, position, e_vis, n_events)
         first = np.searchsorted(event, np.arange(n_events), side="left")
+        last = np.searchsorted(event, np.arange(n_events), side="right")
         cum = {s: np.concatenate([[0.0], np.cumsum(dep[s])]) for s in SYSTEMS}
         n_sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
         n_dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
@@ -461,27 +464,27 @@ class DetectorResponse:
         edges = np.unique(np.concatenate([[0], bounds + 1, [n_events]]).clip(0, n_events))
         parts = []
         for e0, e1 in zip(edges[:-1], edges[1:], strict=True):
-            events = np.arange(e0, e1)
-            counts, pmts, times = [], [], []
+            counts, pmts, times, charges = [], [], [], []
             for s in SYSTEMS:
-                hit_event = np.repeat(events, n_sig[s][e0:e1])
-                target = cum[s][first[hit_event]] + rng.random(hit_event.size) * ev[s][hit_event]
-                d = np.clip(np.searchsorted(cum[s], target, side="right") - 1, 0, max(event.size - 1, 0))
+                d = deposit_of_pe(n_sig[s][e0:e1], first[e0:e1], last[e0:e1], cum[s], rng)
                 lo, hi = self.system_slice[s].start, self.system_slice[s].stop
-                pmt, t = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s])
+                pmt, t, q = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s],
+                                                     return_charges=True)
                 nd = n_dark[s][e0:e1]
                 cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
-                dark_pmt = np.searchsorted(cdf, rng.random(int(nd.sum())) * cdf[-1], side="right")
+                dark_pmt = np.minimum(np.searchsorted(cdf, rng.random(int(nd.sum())) * cdf[-1], side="right"),
+                                      hi - lo - 1) + lo
                 counts += [n_sig[s][e0:e1], nd]
-                pmts += [pmt + lo, np.minimum(dark_pmt, hi - lo - 1) + lo]
+                pmts += [pmt + lo, dark_pmt]
                 times += [t, t_open + window * rng.random(int(nd.sum()))]
+                charges += [q, spe_charges(dark_pmt, self.spe_resolution, rng=rng)]
             # sources in the order LPMT signal, LPMT dark, SPMT signal, SPMT dark
             offsets = np.cumsum([0] + [c.sum() for c in counts])[:-1]
             starts = np.stack([o + np.concatenate([[0], np.cumsum(c)]) for o, c in zip(offsets, counts,
                                                                                         strict=True)])
-            ev_i, pm_i, npe, q, tt = channels(e1 - e0, self.n_lpmt, starts.astype(np.int64),
-                                              np.concatenate(pmts).astype(np.int64),
-                                              np.concatenate(times), self.spe_resolution, rng)
+            ev_i, pm_i, npe, q, tt = readout(e1 - e0, self.n_lpmt, starts.astype(np.int64),
+                                             np.concatenate(pmts).astype(np.int64),
+                                             np.concatenate(times), np.concatenate(charges))
             parts.append({"event": ev_i + np.int32(e0), "pmt": pm_i, "npe": npe, "charge": q, "time": tt})
         return Hits(n_events=int(n_events), **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
                     n_pmt_lpmt=self.n_lpmt)
