@@ -21,7 +21,7 @@ from functools import cache
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import ParamSet, check_range, load_yaml
 
 ISOTOPES = ("U235", "U238", "Pu239", "Pu241")
@@ -123,16 +123,40 @@ def load_backgrounds() -> tuple[Background, ...]:
     return tuple(out)
 
 
+#: the largest antineutrino energy the functions accept (MeV): a reactor spectrum ends near
+#: 10 MeV, and Vogel & Beacom's first-order IBD expansion in E/M is meant for E << 1 GeV
+E_NU_MAX = 100.0
+
+
+def _inputs(inputs) -> ReactorInputs:
+    if inputs is None:
+        return load_inputs()
+    return validate.instance("inputs", inputs, ReactorInputs, hint="load_inputs()")
+
+
+def _fractions(fractions, inputs: ReactorInputs) -> np.ndarray:
+    if fractions is None:
+        return np.asarray(inputs.fission_fractions, dtype=float)
+    f = validate.array("fractions", fractions, 0.0, 1.0, ndim=1)
+    if f.shape != (4,) or not f.sum() > 0:
+        raise ValueError(f"fractions must be 4 fission fractions in [0, 1] (order {ISOTOPES}) with a "
+                         f"positive sum, got {f.tolist()}")
+    return f
+
+
 def isotope_spectra(e_nu, inputs: ReactorInputs | None = None) -> np.ndarray:
     """ν̄e per MeV per fission of each isotope (Huber / Mueller fits), shape (4, *e_nu.shape).
 
     The fits are published for 2-8 MeV; below and above they are used as extrapolations (the
     IBD threshold is 1.8 MeV, and above 8 MeV the flux is < 1e-3 of its peak).
     """
-    inputs = inputs or load_inputs()
-    e = np.asarray(e_nu, dtype=float)
-    if e.size and not np.all(e > 0):
-        raise ValueError(f"e_nu must be > 0 MeV, got a minimum of {e.min():g} MeV")
+    inputs = _inputs(inputs)
+    e = validate.energies("e_nu", e_nu, 0.0, E_NU_MAX, lo_open=True,
+                          why="the Huber-Mueller fits are exp(5th-order polynomial) extrapolations")
+    return _isotope_spectra(e, inputs)
+
+
+def _isotope_spectra(e: np.ndarray, inputs: ReactorInputs) -> np.ndarray:
     c = inputs.spectrum_coefficients
     powers = e[None, ...] ** np.arange(6).reshape((1, 6) + (1,) * e.ndim)
     return np.exp(np.sum(c.reshape((4, 6) + (1,) * e.ndim) * powers, axis=1))
@@ -140,22 +164,24 @@ def isotope_spectra(e_nu, inputs: ReactorInputs | None = None) -> np.ndarray:
 
 def mean_energy_per_fission(fractions=None, inputs: ReactorInputs | None = None) -> float:
     """Σ f_i e_i, MeV."""
-    inputs = inputs or load_inputs()
-    f = np.asarray(inputs.fission_fractions if fractions is None else fractions, dtype=float)
+    inputs = _inputs(inputs)
+    f = _fractions(fractions, inputs)
     return float(f @ np.asarray(inputs.energy_per_fission))
 
 
 def emitted_spectrum(e_nu, fractions=None, inputs: ReactorInputs | None = None) -> np.ndarray:
     """ν̄e per MeV of neutrino energy per MeV of thermal energy: Σ f_i S_i(E) / Σ f_i e_i."""
-    inputs = inputs or load_inputs()
-    f = np.asarray(inputs.fission_fractions if fractions is None else fractions, dtype=float)
+    inputs = _inputs(inputs)
+    f = _fractions(fractions, inputs)
     s = isotope_spectra(e_nu, inputs)
     return np.tensordot(f, s, axes=1) / mean_energy_per_fission(f, inputs)
 
 
 def fissions_per_ns(power: float, fractions=None, inputs: ReactorInputs | None = None) -> float:
     """Fission rate (per ns) of a core of thermal ``power`` (GW)."""
-    inputs = inputs or load_inputs()
+    inputs = _inputs(inputs)
+    validate.number("power", power, 0.0, 100.0 * units.GW, unit="GW")
+    _fractions(fractions, inputs)
     mev_per_ns = power / units.GW * 1e9 * inputs.joule / units.s
     return mev_per_ns / mean_energy_per_fission(fractions, inputs)
 
@@ -171,7 +197,7 @@ def ibd_threshold(inputs: ReactorInputs | None = None) -> float:
     >>> round(ibd_threshold(), 3)
     1.806
     """
-    i = inputs or load_inputs()
+    i = _inputs(inputs)
     return ((i.neutron_mass + i.electron_mass) ** 2 - i.proton_mass**2) / (2 * i.proton_mass)
 
 
@@ -180,7 +206,7 @@ def sigma0(inputs: ReactorInputs | None = None) -> float:
 
     σ_tot⁽⁰⁾ = σ0 (f² + 3g²) E_e p_e; Vogel & Beacom quote 0.0952e-42 cm² for τ_n = 886.8 s.
     """
-    i = inputs or load_inputs()
+    i = _inputs(inputs)
     # 2 pi^2 / (m_e^5 f tau) in natural units -> multiply by hbar (MeV ns) / (MeV^5 ns) * (hbar c)^2
     denominator = i.electron_mass**5 * i.phase_space_factor * i.neutron_lifetime
     return 2 * np.pi**2 * i.hbar * i.hbar_c**2 / denominator
@@ -203,11 +229,18 @@ def ibd_kinematics(e_nu, cos_theta, inputs: ReactorInputs | None = None):
     dsigma_dcos : numpy.ndarray
         mm² (zero below the threshold).
     """
-    i = inputs or load_inputs()
-    e_nu = np.asarray(e_nu, dtype=float)
-    cos = np.asarray(cos_theta, dtype=float)
-    if cos.size and (cos.min() < -1 or cos.max() > 1):
-        raise ValueError(f"cos_theta must be in [-1, 1], got [{cos.min():g}, {cos.max():g}]")
+    i = _inputs(inputs)
+    e_nu = validate.energies("e_nu", e_nu, 0.0, E_NU_MAX)
+    cos = validate.array("cos_theta", cos_theta, -1.0, 1.0)
+    try:
+        np.broadcast(e_nu, cos)
+    except ValueError:
+        raise ValueError(f"e_nu (shape {e_nu.shape}) and cos_theta (shape {cos.shape}) must "
+                         "broadcast together") from None
+    return _ibd_kinematics(e_nu, cos, i)
+
+
+def _ibd_kinematics(e_nu: np.ndarray, cos: np.ndarray, i: ReactorInputs):
     me, delta = i.electron_mass, i.neutron_mass - i.proton_mass
     mass = 0.5 * (i.neutron_mass + i.proton_mass)
     f, g, f2 = 1.0, i.axial_coupling, i.magnetic_moment_difference
@@ -233,15 +266,20 @@ def ibd_kinematics(e_nu, cos_theta, inputs: ReactorInputs | None = None):
 
 def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of an ``n``-point Gauss–Legendre rule on [-1, 1]."""
-    check_range("n_cos", n, 1, 64)
-    return np.polynomial.legendre.leggauss(int(n))
+    n = validate.integer("n_cos", n, 1, 64)
+    return np.polynomial.legendre.leggauss(n)
 
 
 def ibd_cross_section(e_nu, inputs: ReactorInputs | None = None, *, n_cos: int = 16) -> np.ndarray:
     """Total IBD cross-section to first order, mm² (∫ dσ/dcos θ with Gauss–Legendre)."""
+    i = _inputs(inputs)
+    e = validate.energies("e_nu", e_nu, 0.0, E_NU_MAX)
     x, w = gauss_legendre(n_cos)
-    e = np.asarray(e_nu, dtype=float)
-    _, ds = ibd_kinematics(e[..., None], x, inputs)
+    return _ibd_cross_section(e, i, x, w)
+
+
+def _ibd_cross_section(e: np.ndarray, i: ReactorInputs, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    _, ds = _ibd_kinematics(e[..., None], x, i)
     return ds @ w
 
 
@@ -249,22 +287,32 @@ def target_protons(inputs: ReactorInputs | None = None, scint=None) -> float:
     """Free protons (H nuclei) in the LS mass: M w_H N_A / A_H (composition of data/scintillator.yaml)."""
     from ..particles.scintillator import Scintillator
 
-    i = inputs or load_inputs()
-    scint = scint or Scintillator.load()
+    i = _inputs(inputs)
+    scint = (Scintillator.load() if scint is None
+             else validate.instance("scint", scint, Scintillator, hint="Scintillator.load()"))
     return i.ls_mass / units.g * scint.mass_fraction_h * i.avogadro / scint.atomic_weight_h
 
 
 def ibd_yield_per_fission(isotope: str, inputs: ReactorInputs | None = None, *,
                           e_max: float = 12.0, n: int = 4000) -> float:
     """σ_f = ∫ S_i(E) σ_IBD(E) dE, mm² per fission (the quantity Daya Bay quotes per isotope)."""
-    if isotope not in ISOTOPES:
-        raise ValueError(f"isotope = {isotope!r} is not allowed; choose one of {ISOTOPES}")
-    e = np.linspace(ibd_threshold(inputs), e_max, n)
-    y = isotope_spectra(e, inputs)[ISOTOPES.index(isotope)] * ibd_cross_section(e, inputs)
+    validate.choice("isotope", isotope, ISOTOPES)
+    i = _inputs(inputs)
+    e_max = validate.number("e_max", e_max, ibd_threshold(i), E_NU_MAX, unit="MeV", lo_open=True)
+    n = validate.integer("n", n, 2, 10**6)
+    e = np.linspace(ibd_threshold(i), e_max, n)
+    x, w = gauss_legendre(16)
+    y = _isotope_spectra(e, i)[ISOTOPES.index(isotope)] * _ibd_cross_section(e, i, x, w)
     return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(e)))
 
 
 def core_weights(cores=None, baseline_scale: float = 1.0) -> np.ndarray:
     """P_th / (4π L²) of each core, GW / mm²."""
-    cores = cores or load_cores()
+    if cores is None or (isinstance(cores, (tuple, list)) and not cores):
+        cores = load_cores()
+    else:
+        validate.instance("cores", cores, (tuple, list), hint="load_cores()")
+        for c in cores:
+            validate.instance("cores", c, Core, hint="load_cores()")
+    baseline_scale = validate.number("baseline_scale", baseline_scale, 0.0, 1e3, lo_open=True)
     return np.array([c.power / (4 * np.pi * (c.baseline * baseline_scale) ** 2) for c in cores])
