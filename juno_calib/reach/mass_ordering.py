@@ -37,7 +37,7 @@ from scipy.special import ndtr
 from ..core import units
 from ..core.params import check_range
 from . import reactor
-from .oscillation import OscillationParameters, survival_probability_matter_batch, survival_probability_vacuum
+from .oscillation import OscillationParameters, _survival_matter_batch, _survival_vacuum, matter_potential
 
 DAYS_PER_YEAR = units.year / units.day
 
@@ -254,10 +254,10 @@ class MassOrderingModel:
         s12, s13, dm21, dm31 = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (s12, s13, dm21, dm31))
         e = self.response.e_nu
         if self.matter:
-            p = survival_probability_matter_batch(e, self.baselines, s12, s13, dm21, dm31)
+            p = _survival_matter_batch(e, self.baselines, s12, s13, dm21, dm31, v=matter_potential())
             return np.einsum("c,bcj->bj", self.weights, p) * self.flux
-        p = survival_probability_vacuum(e[None, None, :], self.baselines[None, :, None], s12[:, None, None],
-                                        s13[:, None, None], dm21[:, None, None], dm31[:, None, None])
+        p = _survival_vacuum(e[None, None, :], self.baselines[None, :, None], s12[:, None, None],
+                             s13[:, None, None], dm21[:, None, None], dm31[:, None, None])
         return np.einsum("c,bcj->bj", self.weights, p) * self.flux
 
     def signal(self, params: OscillationParameters | None = None, *, s12=None, s13=None, dm21=None,

@@ -27,7 +27,7 @@ from functools import cache
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import Quantity, check_choice, check_range, load_quantities, load_yaml
 
 ORDERINGS = ("normal", "inverted")
@@ -139,6 +139,33 @@ def fit_rows(fit: str = "global") -> list[tuple[str, str, str]]:
              v.source) for k, v in q.items()]
 
 
+#: accepted ranges: antineutrino energy (MeV; a reactor spectrum ends near 10 MeV), baseline (up to
+#: the Earth's diameter, 12,742 km) and |Δm²| (up to 10 eV², beyond any sterile-neutrino fit)
+E_NU_MAX = 100.0
+BASELINE_MAX = 12742.0 * units.km
+DM2_MAX = 10.0 * units.eV**2
+
+
+def _mixing(sin2_theta12, sin2_theta13, dm2_21, dm2_31, ndim=None):
+    s12 = validate.array("sin2_theta12", sin2_theta12, 0.0, 1.0, ndim=ndim)
+    s13 = validate.array("sin2_theta13", sin2_theta13, 0.0, 1.0, ndim=ndim)
+    dm21 = validate.array("dm2_21", dm2_21, -DM2_MAX, DM2_MAX, unit="eV2", ndim=ndim)
+    dm31 = validate.array("dm2_31", dm2_31, -DM2_MAX, DM2_MAX, unit="eV2", ndim=ndim)
+    return s12, s13, dm21, dm31
+
+
+def _broadcastable(names: str, *arrays) -> None:
+    try:
+        np.broadcast(*arrays)
+    except ValueError:
+        shapes = ", ".join(str(np.shape(a)) for a in arrays)
+        raise ValueError(f"{names} must broadcast together (numpy rules), got shapes {shapes}") from None
+
+
+def _params(params) -> OscillationParameters:
+    return validate.instance("params", params, OscillationParameters, hint='load_parameters("global")')
+
+
 def _phase(dm2, baseline, e_nu):
     return dm2 * baseline / (4.0 * e_nu * hbar_c())
 
@@ -166,14 +193,16 @@ def survival_probability_vacuum(e_nu, baseline, sin2_theta12, sin2_theta13, dm2_
     ...                                           2.5e-3 * units.eV**2)), 12)
     1.0
     """
-    e_nu = np.asarray(e_nu, dtype=float)
-    if e_nu.size and not np.all(e_nu > 0):
-        raise ValueError(f"e_nu must be > 0 MeV, got a minimum of {e_nu.min():g} MeV")
-    baseline = np.asarray(baseline, dtype=float)
-    if baseline.size and not np.all(baseline >= 0):
-        raise ValueError(f"baseline must be >= 0 mm, got a minimum of {baseline.min():g} mm")
-    s12, s13 = np.asarray(sin2_theta12, dtype=float), np.asarray(sin2_theta13, dtype=float)
-    dm21, dm31 = np.asarray(dm2_21, dtype=float), np.asarray(dm2_31, dtype=float)
+    e_nu = validate.energies("e_nu", e_nu, 0.0, E_NU_MAX, lo_open=True)
+    baseline = validate.array("baseline", baseline, 0.0, BASELINE_MAX, unit="km")
+    s12, s13, dm21, dm31 = _mixing(sin2_theta12, sin2_theta13, dm2_21, dm2_31)
+    _broadcastable("e_nu, baseline, sin2_theta12, sin2_theta13, dm2_21, dm2_31",
+                   e_nu, baseline, s12, s13, dm21, dm31)
+    return _survival_vacuum(e_nu, baseline, s12, s13, dm21, dm31)
+
+
+def _survival_vacuum(e_nu, baseline, s12, s13, dm21, dm31):
+    """Kernel of :func:`survival_probability_vacuum` (float arrays, trusted)."""
     d21 = _phase(dm21, baseline, e_nu)
     d31 = _phase(dm31, baseline, e_nu)
     d32 = d31 - d21
@@ -186,6 +215,8 @@ def survival_probability_vacuum(e_nu, baseline, sin2_theta12, sin2_theta13, dm2_
 
 def survival_probability(e_nu, baseline, params: OscillationParameters, *, matter: bool = False):
     """P(ν̄e → ν̄e) for ``params``, vacuum or constant crust density (data/oscillation.yaml)."""
+    _params(params)
+    validate.instance("matter", matter, (bool, np.bool_))
     if matter:
         return survival_probability_matter(e_nu, baseline, params)
     return survival_probability_vacuum(e_nu, baseline, params.sin2_theta12, params.sin2_theta13,
@@ -199,10 +230,11 @@ def matter_potential(density: float | None = None, electron_fraction: float | No
     7.63
     """
     c = _constants()
-    rho = c["crust_density"] if density is None else density * units.g / units.cm**3
-    ye = c["electron_fraction"] if electron_fraction is None else electron_fraction
-    check_range("density", rho / (units.g / units.cm**3), 0.0, 20.0, unit="")
-    check_range("electron_fraction", ye, 0.0, 1.0)
+    rho = (c["crust_density"] if density is None
+           else validate.number("density", density, 0.0, 20.0, unit="", why="g/cm3")
+           * units.g / units.cm**3)
+    ye = (c["electron_fraction"] if electron_fraction is None
+          else validate.number("electron_fraction", electron_fraction, 0.0, 1.0))
     n_e = rho / units.g * ye * c["avogadro"]  # electrons per mm^3
     return float(np.sqrt(2.0) * c["fermi_constant"] * n_e * c["hbar_c"] ** 3)
 
@@ -215,6 +247,7 @@ def survival_probability_matter(e_nu, baseline, params: OscillationParameters, *
     with V = √2 G_F N_e (the minus sign is the antineutrino's); θ23 and δ do not enter P_ee.
     ``e_nu`` (n,) and ``baseline`` (m,) give an (m, n) result; ``density`` in g/cm³.
     """
+    _params(params)
     return survival_probability_matter_batch(e_nu, baseline, params.sin2_theta12, params.sin2_theta13,
                                              params.dm2_21, params.dm2_31, density=density)[0]
 
@@ -222,15 +255,18 @@ def survival_probability_matter(e_nu, baseline, params: OscillationParameters, *
 def survival_probability_matter_batch(e_nu, baseline, sin2_theta12, sin2_theta13, dm2_21, dm2_31, *,
                                       density: float | None = None) -> np.ndarray:
     """:func:`survival_probability_matter` for parameter arrays (b,): result (b, m, n)."""
-    e = np.atleast_1d(np.asarray(e_nu, dtype=float))
-    if not np.all(e > 0):
-        raise ValueError(f"e_nu must be > 0 MeV, got a minimum of {e.min():g} MeV")
-    L = np.atleast_1d(np.asarray(baseline, dtype=float))
-    if not np.all(L >= 0):
-        raise ValueError(f"baseline must be >= 0 mm, got a minimum of {L.min():g} mm")
-    s12q, s13q, dm21, dm31 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float))
-                                                   for v in (sin2_theta12, sin2_theta13, dm2_21, dm2_31)))
-    v = matter_potential(density)
+    e = np.atleast_1d(validate.energies("e_nu", e_nu, 0.0, E_NU_MAX, lo_open=True, ndim=(0, 1)))
+    L = np.atleast_1d(validate.array("baseline", baseline, 0.0, BASELINE_MAX, unit="km", ndim=(0, 1)))
+    mixing = _mixing(sin2_theta12, sin2_theta13, dm2_21, dm2_31, ndim=(0, 1))
+    _broadcastable("sin2_theta12, sin2_theta13, dm2_21, dm2_31", *mixing)
+    return _survival_matter_batch(e, L, *mixing, v=matter_potential(density))
+
+
+def _survival_matter_batch(e, L, sin2_theta12, sin2_theta13, dm2_21, dm2_31, *, v):
+    """Kernel of :func:`survival_probability_matter_batch`: ``e`` (n,), ``L`` (m,) float arrays,
+    mixing broadcastable (b,), ``v`` the matter potential (MeV); trusted."""
+    s12q, s13q, dm21, dm31 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float))
+                                                   for x in (sin2_theta12, sin2_theta13, dm2_21, dm2_31)))
     s12, s13, c12, c13 = np.sqrt(s12q), np.sqrt(s13q), np.sqrt(1 - s12q), np.sqrt(1 - s13q)
     zero = np.zeros_like(s12)
     u = np.stack([np.stack([c12 * c13, s12 * c13, s13], -1),
@@ -248,5 +284,6 @@ def survival_probability_matter_batch(e_nu, baseline, sin2_theta12, sin2_theta13
 
 def averaged_survival_probability(params: OscillationParameters) -> float:
     """The L/E → ∞ average: 1 - ½ cos⁴θ13 sin²2θ12 - ½ sin²2θ13."""
+    _params(params)
     s12, s13 = params.sin2_theta12, params.sin2_theta13
     return 1 - 0.5 * (1 - s13) ** 2 * 4 * s12 * (1 - s12) - 0.5 * 4 * s13 * (1 - s13)
