@@ -34,12 +34,16 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtr
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import check_range
 from . import reactor
 from .oscillation import OscillationParameters, _survival_matter_batch, _survival_vacuum, matter_potential
 
 DAYS_PER_YEAR = units.year / units.day
+#: the largest visible energy the functions accept (MeV): a reactor spectrum ends near 12 MeV
+E_VIS_MAX = 100.0
+#: the longest exposure the fits accept (years): JUNO's programme is 20-30 years
+YEARS_MAX = 100.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +71,7 @@ class Resolution:
 
     def sigma(self, e_vis) -> np.ndarray:
         """Absolute resolution σ(E), MeV."""
-        e = np.maximum(np.asarray(e_vis, dtype=float), 1e-3)
+        e = np.maximum(validate.energies("e_vis", e_vis, 0.0, E_VIS_MAX), 1e-3)
         return np.sqrt(self.a**2 * e + (self.b * e) ** 2 + self.c**2)
 
 
@@ -86,7 +90,14 @@ def analysis_edges() -> np.ndarray:
 def nl_modes(e_vis, n_modes: int = 3, e_lo: float = 1.0, e_hi: float = 8.0) -> np.ndarray:
     """Legendre polynomials P_k(x), x = 2 (ln E - ln e_lo)/(ln e_hi - ln e_lo) - 1 clipped to
     [-1, 1]; shape (n_modes, *e_vis.shape)."""
-    check_range("n_modes", n_modes, 1, 6)
+    e_vis = validate.energies("e_vis", e_vis, 0.0, E_VIS_MAX)
+    n_modes = validate.integer("n_modes", n_modes, 1, 6)
+    e_lo = validate.number("e_lo", e_lo, 0.0, E_VIS_MAX, unit="MeV", lo_open=True)
+    e_hi = validate.number("e_hi", e_hi, e_lo, E_VIS_MAX, unit="MeV", lo_open=True)
+    return _nl_modes(e_vis, n_modes, e_lo, e_hi)
+
+
+def _nl_modes(e_vis, n_modes: int, e_lo: float, e_hi: float) -> np.ndarray:
     x = 2 * (np.log(np.maximum(e_vis, 1e-3)) - np.log(e_lo)) / (np.log(e_hi) - np.log(e_lo)) - 1
     x = np.clip(x, -1, 1)
     return np.array([np.polynomial.legendre.Legendre.basis(k)(x) for k in range(n_modes)])
@@ -115,6 +126,15 @@ def _smear(e_vis, weights, edges, res: Resolution) -> np.ndarray:
     return np.einsum("jk,jki->ij", weights, prob)
 
 
+def _increasing(name: str, values, hi: float) -> np.ndarray:
+    a = validate.energies(name, values, 0.0, hi, ndim=1, size_min=2)
+    if not np.all(np.diff(a) > 0):
+        i = int(np.flatnonzero(np.diff(a) <= 0)[0])
+        raise ValueError(f"{name} must increase strictly, got {name}[{i}] = {a[i]:g} MeV >= "
+                         f"{name}[{i + 1}] = {a[i + 1]:g} MeV")
+    return a
+
+
 def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_cos: int = 6,
                    n_modes: int = 3, nl_mixing=None, inputs=None) -> IBDResponse:
     """Response matrix for a positron non-linearity ``visible(e_prompt) -> e_vis`` (vectorised).
@@ -124,17 +144,24 @@ def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_
     NL mode k is the relative distortion Σ_j M[j, k] P_j(x) per unit pull (default M = 1/√n;
     :attr:`PosteriorModes.mixing` for chapter 6's posterior).
     """
-    inputs = inputs or reactor.load_inputs()
-    edges = analysis_edges() if edges is None else np.asarray(edges, dtype=float)
+    if not callable(visible):
+        raise TypeError(f"visible must be a function e_prompt -> e_vis (e.g. positron_visible_model(scint)), "
+                        f"got {type(visible).__name__}")
+    validate.instance("resolution", resolution, Resolution, hint="Resolution(0.03, 0.008, 0.012)")
+    inputs = reactor.load_inputs() if inputs is None else validate.instance(
+        "inputs", inputs, reactor.ReactorInputs, hint="reactor.load_inputs()")
+    edges = analysis_edges() if edges is None else _increasing("edges", edges, E_VIS_MAX)
     if e_nu is None:
         e_nu = default_enu_grid(inputs)
-    de = np.gradient(e_nu)
+    else:
+        e_nu = _increasing("e_nu", e_nu, reactor.E_NU_MAX)
+    n_modes = validate.integer("n_modes", n_modes, 0, 6)
     x, w = reactor.gauss_legendre(n_cos)
+    de = np.gradient(e_nu)
     e_pos, ds = reactor.ibd_kinematics(e_nu[:, None], x[None, :], inputs)
     e_vis = np.asarray(visible(e_pos + inputs.electron_mass), dtype=float)
     weights = ds * w[None, :] * de[:, None]
     matrix = _smear(e_vis, weights, edges, resolution)
-    check_range("n_modes", n_modes, 0, 6)
     modes = np.zeros((0,) + matrix.shape)
     if n_modes:  # derivative matrices of the NL modes (n_modes = 0: no NL band needed)
         h = 1e-3
@@ -142,7 +169,7 @@ def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_
         if mix.shape != (n_modes, n_modes):
             raise ValueError(f"nl_mixing has shape {mix.shape}; it must be (n_modes, n_modes) = "
                              f"({n_modes}, {n_modes})")
-        g = np.einsum("jk,j...->k...", mix, nl_modes(e_vis, n_modes))
+        g = np.einsum("jk,j...->k...", mix, _nl_modes(e_vis, n_modes, 1.0, 8.0))
         modes = np.array([(_smear(e_vis * (1 + h * gk), weights, edges, resolution)
                            - _smear(e_vis * (1 - h * gk), weights, edges, resolution)) / (2 * h) for gk in g])
     tot = weights.sum(axis=1)
@@ -155,6 +182,9 @@ def default_enu_grid(inputs=None, step: float = 0.005, e_max: float = 12.5) -> n
     """Antineutrino energies from just above the IBD threshold, MeV (5 keV steps resolve the
     fast oscillation: its period at 2 MeV and 52.5 km is ~0.15 MeV)."""
     thr = reactor.ibd_threshold(inputs)
+    step = validate.number("step", step, 1e-5, 1.0, unit="MeV", why="at least 1e-5 MeV keeps the grid "
+                           "below ~1e6 points")
+    e_max = validate.number("e_max", e_max, thr, reactor.E_NU_MAX, unit="MeV", lo_open=True)
     return np.arange(thr + step / 2, e_max, step)
 
 
@@ -419,6 +449,13 @@ def profile(model: MassOrderingModel, data, dm31, start: OscillationParameters, 
     return chi2, p0[None, :] * (1 + x), eta
 
 
+def _fit_inputs(model, params, syst, name: str = "truth") -> None:
+    validate.instance("model", model, MassOrderingModel, hint="MassOrderingModel.build(response, truth)")
+    validate.instance(name, params, OscillationParameters,
+                      hint='load_parameters("global")')
+    validate.instance("syst", syst, Systematics, hint="Systematics(nl_sigma=0.01)")
+
+
 def minimise_dm31(model: MassOrderingModel, data, start: OscillationParameters, *, years: float,
                   syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None,
                   half_width: float = 0.02, n_coarse: int = 25, n_fine: int = 9,
@@ -428,8 +465,11 @@ def minimise_dm31(model: MassOrderingModel, data, start: OscillationParameters, 
     |Δm²31| is scanned over ± ``half_width`` (relative) around ``start``: a coarse grid, a fine
     grid around the coarse minimum, and a parabola through the three lowest fine points.
     """
-    check_range("years", years, 0.0, 100.0, lo_open=True)
-    check_range("half_width", half_width, 0.0, 0.2, lo_open=True)
+    _fit_inputs(model, start, syst, "start")
+    years = validate.number("years", years, 0.0, YEARS_MAX, lo_open=True)
+    half_width = validate.number("half_width", half_width, 0.0, 0.2, lo_open=True)
+    n_coarse = validate.integer("n_coarse", n_coarse, 3, 10**4)
+    n_fine = validate.integer("n_fine", n_fine, 3, 10**4)
     sign = np.sign(start.dm2_31)
     centre = abs(start.dm2_31)
     grid = centre * (1 + np.linspace(-half_width, half_width, n_coarse))
@@ -459,6 +499,8 @@ def minimise_dm31(model: MassOrderingModel, data, start: OscillationParameters, 
 def asimov_data(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
                 syst: Systematics = STAT_ONLY) -> np.ndarray:
     """The Asimov data set: expected counts of the true ordering (plus backgrounds if included)."""
+    _fit_inputs(model, truth, syst)
+    years = validate.number("years", years, 0.0, YEARS_MAX, lo_open=True)
     return model.signal(truth, years=years) + (model.background(years) if syst.backgrounds else 0.0)
 
 
@@ -476,6 +518,13 @@ def years_to_reach(dchi2_of_years, target: float = 9.0, *, lo: float = 0.25, hi:
                    tol: float = 0.01) -> float:
     """Exposure (years) at which ``dchi2_of_years(years)`` reaches ``target`` (bisection;
     Δχ² grows monotonically with exposure)."""
+    if not callable(dchi2_of_years):
+        raise TypeError("dchi2_of_years must be a function years -> Δχ², got "
+                        f"{type(dchi2_of_years).__name__}")
+    target = validate.number("target", target, 0.0, allow_inf=False, lo_open=True)
+    lo = validate.number("lo", lo, 0.0, YEARS_MAX, lo_open=True)
+    hi = validate.number("hi", hi, lo, YEARS_MAX, lo_open=True)
+    tol = validate.number("tol", tol, 1e-6, YEARS_MAX)
     f_lo, f_hi = dchi2_of_years(lo) - target, dchi2_of_years(hi) - target
     if f_lo > 0:
         return lo
@@ -515,12 +564,15 @@ def systematics_rows(model: MassOrderingModel, truth: OscillationParameters, *, 
 def biased_visible(visible, amplitude: float, mode: int = 1, n_modes: int = 3):
     """A calibration's NL that is wrong by ``amplitude`` × Legendre mode ``mode`` (see
     :func:`nl_modes`): e_vis → e_vis (1 + amplitude P_mode(x))."""
-    check_range("amplitude", amplitude, -0.2, 0.2)
-    check_range("mode", mode, 0, n_modes - 1)
+    if not callable(visible):
+        raise TypeError(f"visible must be a function e_prompt -> e_vis, got {type(visible).__name__}")
+    amplitude = validate.number("amplitude", amplitude, -0.2, 0.2)
+    n_modes = validate.integer("n_modes", n_modes, 1, 6)
+    mode = validate.integer("mode", mode, 0, n_modes - 1)
 
     def visible_biased(e_prompt):
         ev = visible(e_prompt)
-        return ev * (1 + amplitude * nl_modes(ev, n_modes)[mode])
+        return ev * (1 + amplitude * _nl_modes(ev, n_modes, 1.0, 8.0)[mode])
 
     return visible_biased
 
@@ -529,10 +581,12 @@ def calibrated_visible(visible, e_prompt, bias):
     """The calibration's positron NL: the truth's ``visible`` times ``1 + bias(e_prompt)``, with
     ``bias`` tabulated on ``e_prompt`` (MeV; e.g. chapter 6's posterior median); held constant
     beyond the table."""
-    e_prompt, bias = np.asarray(e_prompt, dtype=float), np.asarray(bias, dtype=float)
+    if not callable(visible):
+        raise TypeError(f"visible must be a function e_prompt -> e_vis, got {type(visible).__name__}")
+    e_prompt = validate.energies("e_prompt", e_prompt, 0.0, reactor.E_NU_MAX, size_min=1)
+    bias = validate.array("bias", bias, -0.2, 0.2)
     if e_prompt.shape != bias.shape or e_prompt.ndim != 1:
         raise ValueError(f"e_prompt {e_prompt.shape} and bias {bias.shape} must be 1-d of the same length")
-    check_range("max |bias|", float(np.max(np.abs(bias))), 0.0, 0.2)
 
     def visible_calibrated(e):
         return visible(e) * (1 + np.interp(e, e_prompt, bias))
@@ -568,15 +622,22 @@ def posterior_nl_modes(e_vis, rel_draws, *, n_modes: int = 3, median_bias=None, 
     The coefficients of every draw are least-squares fits over ``e_lo``–``e_hi``; their
     covariance ``C = V Λ Vᵀ`` gives uncorrelated pulls along ``V √Λ``.
     """
-    e_vis, rel = np.asarray(e_vis, dtype=float), np.atleast_2d(np.asarray(rel_draws, dtype=float))
-    check_range("n_modes", n_modes, 1, 6)
+    e_vis = validate.energies("e_vis", e_vis, 0.0, E_VIS_MAX, ndim=1)
+    rel = np.atleast_2d(validate.array("rel_draws", rel_draws, -1.0, 1.0, ndim=(1, 2)))
+    n_modes = validate.integer("n_modes", n_modes, 1, 6)
+    e_lo = validate.number("e_lo", e_lo, 0.0, E_VIS_MAX, unit="MeV", lo_open=True)
+    e_hi = validate.number("e_hi", e_hi, e_lo, E_VIS_MAX, unit="MeV", lo_open=True)
+    if median_bias is not None:
+        median_bias = validate.array("median_bias", median_bias, -1.0, 1.0, ndim=1)
+        if median_bias.shape != e_vis.shape:
+            raise ValueError(f"median_bias has shape {median_bias.shape}; it needs {e_vis.shape} (as e_vis)")
     if rel.shape[1] != e_vis.size or rel.shape[0] < 2 * n_modes:
         raise ValueError(f"rel_draws has shape {rel.shape}; it needs (D >= {2 * n_modes}, {e_vis.size})")
     sel = (e_vis >= e_lo) & (e_vis <= e_hi)
     if sel.sum() < 2 * n_modes:
         raise ValueError(f"only {int(sel.sum())} energies of e_vis fall in [{e_lo}, {e_hi}] MeV; "
                          f"need at least {2 * n_modes}")
-    basis = nl_modes(e_vis[sel], n_modes, e_lo, e_hi)  # (n_modes, m)
+    basis = _nl_modes(e_vis[sel], n_modes, e_lo, e_hi)  # (n_modes, m)
     coef = np.linalg.lstsq(basis.T, (rel[:, sel] - rel[:, sel].mean(axis=0)).T, rcond=None)[0].T  # (D, n)
     cov = np.atleast_2d(np.cov(coef, rowvar=False))
     lam, vec = np.linalg.eigh(cov)
