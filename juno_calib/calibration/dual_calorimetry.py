@@ -39,7 +39,14 @@ import dataclasses
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import ParamSet, check_range
+
+#: the largest mean PE per channel the functions accept: a 20-inch PMT's charge range ends at a
+#: few thousand PE, and the Poisson sums of :func:`charge_moments` cost O(PE x channels) memory
+PE_MAX = 1e4
+#: relative single-PE charge width range (a 20-inch PMT's is ~0.3)
+SPE_SIGMA_MAX = 2.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -97,6 +104,18 @@ class ChannelNL:
 def lpmt_charge(n_pe, spe_sigma, *, rng: np.random.Generator) -> np.ndarray:
     """True charge of ``n_pe`` PE per channel: Gaussian with the mean and variance of a sum of
     ``n`` single-PE charges (mean 1, relative width ``spe_sigma``); 0 for no PE."""
+    n = validate.array("n_pe", n_pe, 0.0, 10 * PE_MAX)
+    spe_sigma = validate.array("spe_sigma", spe_sigma, 0.0, SPE_SIGMA_MAX)
+    validate.generator("rng", rng)
+    try:
+        np.broadcast_to(spe_sigma, n.shape)
+    except ValueError:
+        raise ValueError(f"spe_sigma (shape {spe_sigma.shape}) must broadcast to the shape of n_pe "
+                         f"{n.shape}") from None
+    return _lpmt_charge(n, spe_sigma, rng=rng)
+
+
+def _lpmt_charge(n_pe, spe_sigma, *, rng):
     n = np.asarray(n_pe, dtype=float)
     return n + np.sqrt(n) * spe_sigma * rng.standard_normal(n.shape)
 
@@ -122,6 +141,16 @@ def charge_moments(lam, nl: ChannelNL, spe_sigma) -> tuple[np.ndarray, np.ndarra
     (mean n, variance sigma² n) and ``Q`` is expanded to second order about ``n``
     (``Q'' = -2 a s² / (q + s)³``), which is exact to < 1e-6 for these widths.
     """
+    lam = validate.array("lam", lam, 0.0, PE_MAX, ndim=1, size_min=1)
+    validate.instance("nl", nl, ChannelNL, hint="ChannelNL.draw(n, config, rng=rng)")
+    spe_sigma = validate.array("spe_sigma", spe_sigma, 0.0, SPE_SIGMA_MAX, ndim=1)
+    if not (lam.shape == spe_sigma.shape == np.shape(nl.a)):
+        raise ValueError(f"lam {lam.shape}, spe_sigma {spe_sigma.shape} and nl ({np.size(nl.a)} channels) "
+                         "must have one entry per channel")
+    return _charge_moments(lam, nl, spe_sigma)
+
+
+def _charge_moments(lam, nl: ChannelNL, spe_sigma) -> tuple[np.ndarray, np.ndarray]:
     from scipy.stats import poisson
 
     lam = np.asarray(lam, dtype=float)
@@ -149,12 +178,27 @@ def laser_scan(mu_lpmt, mu_spmt, dark_lpmt, dark_spmt, spe_sigma, nl: ChannelNL,
     (:func:`charge_moments`; central limit theorem over ``n_flashes`` ~ 1e5 flashes), so the
     cost does not grow with the number of flashes.
     """
-    check_range("n_flashes", n_flashes, 100, 10**9)
+    f = validate.integer("n_flashes", n_flashes, 100, 10**9)
+    validate.instance("nl", nl, ChannelNL, hint="ChannelNL.draw(n, config, rng=rng)")
+    validate.instance("config", config, DualCalorimetryConfig, hint="DualCalorimetryConfig.load()")
+    validate.generator("rng", rng)
+    mu_lpmt = validate.array("mu_lpmt", mu_lpmt, 0.0, PE_MAX, ndim=1, size_min=1)
+    n_l = mu_lpmt.size
+    mu_spmt = validate.array("mu_spmt", mu_spmt, 0.0, PE_MAX, ndim=1, size_min=1)
+    dark_lpmt = validate.array("dark_lpmt", dark_lpmt, 0.0, PE_MAX, ndim=1)
+    dark_spmt = validate.array("dark_spmt", dark_spmt, 0.0, PE_MAX, ndim=1)
+    spe_sigma = validate.array("spe_sigma", spe_sigma, 0.0, SPE_SIGMA_MAX, ndim=1)
+    if not (dark_lpmt.size == spe_sigma.size == np.size(nl.a) == n_l) or dark_spmt.size != mu_spmt.size:
+        raise ValueError(f"mu_lpmt ({n_l}), dark_lpmt ({dark_lpmt.size}), spe_sigma ({spe_sigma.size}) and nl "
+                         f"({np.size(nl.a)}) need one entry per LPMT, mu_spmt ({mu_spmt.size}) and dark_spmt "
+                         f"({dark_spmt.size}) one per SPMT")
+    if config.laser_pe_max * mu_lpmt.max() > PE_MAX:
+        raise ValueError(f"mu_lpmt max {mu_lpmt.max():g} x config.laser_pe_max {config.laser_pe_max:g} PE "
+                         f"exceeds {PE_MAX:g} PE per channel")
     intensity = np.geomspace(config.laser_pe_min, config.laser_pe_max, int(config.laser_steps))
-    f = int(n_flashes)
     out = {k: [] for k in ("q", "q_err", "s", "s_err", "occ")}
     for level in intensity:  # a loop over the intensity steps; PMTs are vectorised
-        m, v = charge_moments(level * mu_lpmt + dark_lpmt, nl, spe_sigma)
+        m, v = _charge_moments(level * mu_lpmt + dark_lpmt, nl, spe_sigma)
         q_err = float(np.sqrt(v.sum() / f))
         out["q"].append(float(m.sum() - dark_lpmt.sum() + q_err * rng.standard_normal()))
         out["q_err"].append(q_err)
@@ -210,9 +254,14 @@ class NLCorrection:
 def poisson_moments(x, degree: int) -> np.ndarray:
     """``E[n (u(n)^m - ln2^m)] / x`` for ``n ~ Poisson(x)``, shape (J, degree): the laser scan
     averages a channel's response over the Poisson number of PE of each flash."""
+    x = validate.array("x", x, 0.0, PE_MAX, lo_open=True, ndim=1, size_min=1)
+    degree = validate.integer("degree", degree, 1, 8)
+    return _poisson_moments(x, degree)
+
+
+def _poisson_moments(x, degree: int) -> np.ndarray:
     from scipy.stats import poisson
 
-    x = np.asarray(x, dtype=float)
     n = np.arange(0, int(np.ceil(x.max() + 10 * np.sqrt(x.max()) + 20)) + 1, dtype=float)
     p = poisson.pmf(n[None, :], x[:, None])
     return np.einsum("jn,n,nm->jm", p, n, _basis(n, degree)) / x[:, None]
@@ -227,14 +276,15 @@ def fit_lpmt_nl(scan: LaserScan, *, degree: int = 4) -> NLCorrection:
     of each channel in the model makes ``g`` the response of *one* channel to a given charge, so
     it can correct the channels of any event, whatever their occupancy.
     """
-    check_range("degree", degree, 1, 8)
+    validate.instance("scan", scan, LaserScan, hint="laser_scan(...)")
+    degree = validate.integer("degree", degree, 1, 8)
     ratio = scan.lpmt_charge / scan.spmt_pe
     ratio_err = ratio * np.hypot(scan.lpmt_charge_err / scan.lpmt_charge,
                                  scan.spmt_pe_err / scan.spmt_pe)
     c = float(ratio[0])
     for _ in range(4):  # x depends on c; converges in two passes
         x = scan.spmt_pe * c / scan.n_lpmt
-        design = np.column_stack([np.ones_like(x), poisson_moments(x, degree)]) / ratio_err[:, None]
+        design = np.column_stack([np.ones_like(x), _poisson_moments(x, degree)]) / ratio_err[:, None]
         b, *_ = np.linalg.lstsq(design, ratio / ratio_err, rcond=None)
         c = float(b[0])
     cov_b = np.linalg.inv(design.T @ design)
@@ -254,11 +304,22 @@ def ibd_residual(mu_events, energies, nl: ChannelNL, correction: NLCorrection, s
     Returns ratios (E,) ``raw`` = sum Q / sum q and ``corrected`` = sum Q_corr / sum q, and
     ``max_pe`` the largest mean PE of one channel at the highest energy.
     """
+    validate.instance("nl", nl, ChannelNL, hint="ChannelNL.draw(n, config, rng=rng)")
+    validate.instance("correction", correction, NLCorrection, hint="fit_lpmt_nl(scan)")
+    validate.generator("rng", rng)
+    mu_events = validate.array("mu_events", mu_events, 0.0, PE_MAX, ndim=2, size_min=1)
+    energies = validate.energies("energies", energies, 0.0, 100.0, ndim=1, size_min=1)
+    spe_sigma = validate.array("spe_sigma", spe_sigma, 0.0, SPE_SIGMA_MAX, ndim=1)
+    dark_lpmt = validate.array("dark_lpmt", dark_lpmt, 0.0, PE_MAX, ndim=1)
+    n_l = mu_events.shape[1]
+    if not (spe_sigma.size == dark_lpmt.size == np.size(nl.a) == n_l):
+        raise ValueError(f"mu_events ({n_l} channels), spe_sigma ({spe_sigma.size}), dark_lpmt "
+                         f"({dark_lpmt.size}) and nl ({np.size(nl.a)}) need one entry per LPMT")
     raw, corr = [], []
     x_max = float(energies.max() * mu_events.max()) * 4 + 50.0
     for e in np.asarray(energies, dtype=float):  # a loop over the energy points
         n = rng.poisson(e * mu_events + dark_lpmt[None, :])
-        q = lpmt_charge(n, spe_sigma[None, :], rng=rng)
+        q = _lpmt_charge(n, spe_sigma[None, :], rng=rng)
         q_meas = nl(q)
         q_corr = correction.invert(q_meas, x_max)
         raw.append(q_meas.sum() / q.sum())
@@ -288,7 +349,16 @@ def dual_calorimetry_study(response, config: DualCalorimetryConfig, *, n_flashes
     events uniform in the fiducial volume (``n_vertices`` vertices, once per energy)."""
     from ..core import units
     from ..detector.geometry import sample_uniform_ls
+    from ..detector.response import DetectorResponse
 
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    validate.instance("config", config, DualCalorimetryConfig, hint="DualCalorimetryConfig.load()")
+    validate.generator("rng", rng)
+    n_flashes = validate.integer("n_flashes", n_flashes, 100, 10**9)
+    n_vertices = validate.integer("n_vertices", n_vertices, 1, 10**6)
+    n_energies = validate.integer("n_energies", n_energies, 2, 1000)
+    fiducial_radius = validate.number("fiducial_radius", fiducial_radius, 0.0, response.geometry.r_ls,
+                                      unit="m", lo_open=True)
     n_l = response.n_lpmt
     mu = response.expected_pe(np.zeros((1, 3)))[0]
     mu = mu / mu[:n_l].mean()  # per unit intensity = mean PE per LPMT
@@ -297,7 +367,7 @@ def dual_calorimetry_study(response, config: DualCalorimetryConfig, *, n_flashes
     nl = ChannelNL.draw(n_l, config, rng=rng)
     scan = laser_scan(mu[:n_l], mu[n_l:], dark[:n_l], dark[n_l:], spe, nl, config,
                       n_flashes=n_flashes, rng=rng)
-    true_ratio = np.array([(charge_moments(level * mu[:n_l] + dark[:n_l], nl, spe)[0].sum()
+    true_ratio = np.array([(_charge_moments(level * mu[:n_l] + dark[:n_l], nl, spe)[0].sum()
                             - dark[:n_l].sum()) / (level * n_l) for level in scan.intensity])
     correction = fit_lpmt_nl(scan)
     vertices = sample_uniform_ls(int(n_vertices), rng=rng, r_max=fiducial_radius,
