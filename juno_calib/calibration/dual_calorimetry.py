@@ -190,8 +190,8 @@ def laser_scan(mu_lpmt, mu_spmt, dark_lpmt, dark_spmt, spe_sigma, nl: ChannelNL,
     spe_sigma = validate.array("spe_sigma", spe_sigma, 0.0, SPE_SIGMA_MAX, ndim=1)
     if not (dark_lpmt.size == spe_sigma.size == np.size(nl.a) == n_l) or dark_spmt.size != mu_spmt.size:
         raise ValueError(f"mu_lpmt ({n_l}), dark_lpmt ({dark_lpmt.size}), spe_sigma ({spe_sigma.size}) "
-                         f"and nl ({np.size(nl.a)}) need one entry per LPMT, mu_spmt ({mu_spmt.size}) and dark_spmt "
-                         f"({dark_spmt.size}) one per SPMT")
+                         f"and nl ({np.size(nl.a)}) need one entry per LPMT, mu_spmt ({mu_spmt.size}) "
+                         f"and dark_spmt ({dark_spmt.size}) one per SPMT")
     if config.laser_pe_max * mu_lpmt.max() > PE_MAX:
         raise ValueError(f"mu_lpmt max {mu_lpmt.max():g} x config.laser_pe_max {config.laser_pe_max:g} PE "
                          f"exceeds {PE_MAX:g} PE per channel")
