@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import juno_calib
+from juno_calib.calibration import dual_calorimetry as dcal
 from juno_calib.calibration import resolution
 from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
@@ -38,6 +39,9 @@ from juno_calib.detector import optics as opt
 from juno_calib.hardware import budget, deployment, sources
 from juno_calib.particles import beta, events, gamma, scintillator, visible
 from juno_calib.particles.scintillator import ELECTRON_MASS
+from juno_calib.reach import mass_ordering as mo
+from juno_calib.reach import oscillation as osc
+from juno_calib.reach import reactor
 
 PACKAGE = Path(juno_calib.__file__).resolve().parent
 R_LS = 17700.0
@@ -544,3 +548,164 @@ def test_check_reachable(property_log, system, pos):
         call(property_log, deployment.check_reachable, system, pos)
     except ValueError as err:  # unreachable points: the library's message names the system's reach
         assert f"{system} reaches" in str(err)
+
+
+# --- physics reach: reactor flux, IBD, oscillation, mass-ordering helpers --------------------------
+
+EV2 = 1e-12  # eV^2 in internal MeV^2
+FRACTIONS = st.one_of(st.none(), st.just([0.58, 0.07, 0.30, 0.05]), array_of(0.0, 1.0, max_len=5))
+
+
+@given(e=array_of(0.5, 15.0), fractions=FRACTIONS, power=scalar(0.0, 10.0))
+def test_reactor_spectra(property_log, e, fractions, power):
+    s = call(property_log, reactor.isotope_spectra, e)
+    if s is not None:
+        assert s.shape == (4,) + np.shape(e) and finite(s) and np.all(s >= 0)
+    m = call(property_log, reactor.mean_energy_per_fission, fractions)
+    if m is not None:
+        assert math.isfinite(m) and m > 0
+    f = call(property_log, reactor.emitted_spectrum, e, fractions)
+    if f is not None:
+        assert finite(f) and np.all(f >= 0)
+    r = call(property_log, reactor.fissions_per_ns, power, fractions)
+    if r is not None:
+        assert math.isfinite(r) and r >= 0
+
+
+@given(e=array_of(0.0, 15.0), cos=array_of(-1.0, 1.0, max_len=3), n_cos=counts(70))
+def test_ibd_cross_section(property_log, e, cos, n_cos):
+    out = call(property_log, reactor.ibd_kinematics, e, cos)
+    if out is not None:
+        e_pos, ds = out
+        assert finite(e_pos, ds) and np.all(ds >= 0), "dσ/dcos >= 0"
+        assert np.all(e_pos >= reactor.load_inputs().electron_mass * (1 - 1e-12)), "E_e >= m_e"
+    sig = call(property_log, reactor.ibd_cross_section, e, n_cos=n_cos)
+    if sig is not None:
+        assert finite(sig) and np.all(sig >= 0)
+        below = np.asarray(e, float) < reactor.ibd_threshold()
+        assert np.all(sig[below] == 0), "no IBD below threshold"
+
+
+@given(isotope=st.sampled_from(reactor.ISOTOPES + ("U-235", "")), e_max=scalar(2.0, 15.0), n=counts(400),
+       scale=scalar(0.1, 10.0))
+def test_ibd_yield_and_core_weights(property_log, isotope, e_max, n, scale):
+    y = call(property_log, reactor.ibd_yield_per_fission, isotope, e_max=e_max, n=n)
+    if y is not None:
+        assert math.isfinite(y) and y >= 0
+    w = call(property_log, reactor.core_weights, None, scale)
+    if w is not None:
+        assert finite(w) and np.all(w > 0)
+
+
+def _dm2(lo, hi):
+    return st.one_of(st.floats(lo * EV2, hi * EV2), BAD_SCALARS)
+
+
+@given(e=array_of(0.5, 15.0, max_len=4), baseline=array_of(0.0, 1e8, max_len=4), s12=scalar(0.0, 1.0),
+       s13=scalar(0.0, 1.0), dm21=_dm2(0.0, 1e-3), dm31=_dm2(-5e-3, 5e-3))
+def test_survival_probability_vacuum(property_log, e, baseline, s12, s13, dm21, dm31):
+    p = call(property_log, osc.survival_probability_vacuum, e, baseline, s12, s13, dm21, dm31)
+    if p is not None:
+        assert finite(p) and np.all((p >= -1e-12) & (p <= 1 + 1e-12)), "probability in [0, 1]"
+
+
+@given(e=array_of(1.0, 12.0, max_len=3), baseline=array_of(0.0, 1e8, max_len=3),
+       density=st.one_of(st.none(), scalar(0.0, 20.0)), ye=scalar(0.0, 1.0),
+       ordering=st.sampled_from(osc.ORDERINGS), as_object=st.booleans())
+def test_survival_probability_matter(property_log, e, baseline, density, ye, ordering, as_object):
+    params = osc.load_parameters("global", ordering)
+    v = call(property_log, osc.matter_potential, density, ye)
+    if v is not None:
+        assert math.isfinite(v) and v >= 0
+    p = call(property_log, osc.survival_probability_matter, e, baseline, params if as_object else "global",
+             density=density)
+    if p is not None:
+        assert finite(p) and np.all((p >= -1e-9) & (p <= 1 + 1e-9)), "probability in [0, 1]"
+    a = call(property_log, osc.averaged_survival_probability, params if as_object else ordering)
+    if a is not None:
+        assert 0 <= a <= 1
+
+
+# --- mass ordering: NL modes, resolution, biased scales, exposure search ---------------------------
+
+
+@given(e=array_of(0.0, 20.0), n_modes=counts(8), e_lo=scalar(0.5, 2.0), e_hi=scalar(4.0, 12.0))
+def test_nl_modes_and_resolution(property_log, e, n_modes, e_lo, e_hi):
+    m = call(property_log, mo.nl_modes, e, n_modes, e_lo, e_hi)
+    if m is not None:
+        assert m.shape == (n_modes,) + np.shape(e) and finite(m) and np.all(np.abs(m) <= 1 + 1e-12), \
+            "Legendre polynomials on [-1, 1] are bounded by 1"
+    s = call(property_log, mo.Resolution(0.03, 0.008, 0.012).sigma, e)
+    if s is not None:
+        assert finite(s) and np.all(s > 0)
+
+
+@given(amplitude=scalar(-0.2, 0.2), mode=counts(4), n_modes=counts(6), bias=array_of(-0.2, 0.2, max_len=4))
+def test_biased_and_calibrated_visible(property_log, amplitude, mode, n_modes, bias):
+    grid = np.linspace(1.1, 10.0, 7)
+    f = call(property_log, mo.biased_visible, lambda x: x, amplitude, mode, n_modes)
+    if f is not None:
+        ev = f(grid)
+        assert finite(ev) and np.all(np.abs(ev / grid - 1) <= abs(amplitude) + 1e-12)
+    e_prompt = np.linspace(1.0, 9.0, np.size(bias)) if np.ndim(bias) == 1 else [2.0, 5.0]
+    g = call(property_log, mo.calibrated_visible, lambda x: x, e_prompt, bias)
+    if g is not None:
+        ev = g(grid)
+        assert finite(ev) and np.all(np.abs(ev / grid - 1) <= 0.2 + 1e-12)
+
+
+@given(k=scalar(0.0, 10.0), target=scalar(0.5, 30.0), lo=scalar(0.1, 1.0), hi=scalar(2.0, 50.0),
+       tol=scalar(1e-3, 1.0))
+def test_years_to_reach(property_log, k, target, lo, hi, tol):
+    slope = k if isinstance(k, float) and math.isfinite(k) else 1.0
+    y = call(property_log, mo.years_to_reach, lambda years: slope * years, target, lo=lo, hi=hi, tol=tol)
+    if y is not None:
+        assert y == math.inf or lo <= y <= hi
+        if lo < y < hi:
+            assert abs(slope * y - target) <= slope * tol + 1e-9, "Δχ²(years) reaches the target"
+
+
+@given(step=scalar(1e-3, 0.1), e_max=scalar(2.0, 15.0))
+def test_default_enu_grid(property_log, step, e_max):
+    g = call(property_log, mo.default_enu_grid, None, step, e_max)
+    if g is not None:
+        assert finite(g) and np.all(np.diff(g) > 0) and g[0] > reactor.ibd_threshold()
+
+
+@given(seed=SEEDS, n_draws=st.integers(1, 40), spread=st.one_of(st.just(0.0), scalar(0.0, 0.05)), n_modes=counts(4),
+       e_lo=scalar(0.5, 2.0), e_hi=scalar(4.0, 12.0))
+def test_posterior_nl_modes(property_log, seed, n_draws, spread, n_modes, e_lo, e_hi):
+    e_vis = np.linspace(0.5, 10.0, 30)
+    sd = spread if isinstance(spread, float) and math.isfinite(spread) and 0 <= spread < 1 else 0.01
+    rel = make_rng(seed).normal(0.0, sd, (n_draws, 30))
+    out = call(property_log, mo.posterior_nl_modes, e_vis, rel, n_modes=n_modes, e_lo=e_lo, e_hi=e_hi)
+    if out is not None:
+        assert finite(out.mixing, out.tilt, out.envelope, out.captured) and out.envelope > 0
+        assert 0 <= out.captured <= 1 + 1e-9, "the modes carry at most the draws' variance"
+
+
+# --- dual calorimetry: channel charges and the laser-scan moments ---------------------------------
+
+
+@given(n_pe=array_of(0.0, 500.0), spe=array_of(0.0, 0.5, max_len=1), seed=SEEDS)
+def test_lpmt_charge(property_log, n_pe, spe, seed):
+    q = call(property_log, dcal.lpmt_charge, n_pe, spe, rng=make_rng(seed))
+    if q is not None:
+        assert finite(q) and q.shape == np.shape(n_pe)
+        assert np.all(q[np.asarray(n_pe, float) == 0] == 0), "no PE, no charge"
+
+
+@given(lam=array_of(0.0, 300.0, max_len=4), spe=scalar(0.0, 0.5), a=scalar(0.0, 0.3), x=array_of(0.1, 300.0),
+       degree=counts(10))
+def test_charge_and_poisson_moments(property_log, lam, spe, a, x, degree):
+    n = np.size(lam) if np.ndim(lam) == 1 else 2
+    aa = a if isinstance(a, float) and 0 <= a <= 0.3 else 0.1
+    nl = dcal.ChannelNL(a=np.full(n, aa), s=np.full(n, 300.0))
+    out = call(property_log, dcal.charge_moments, lam, nl, np.full(n, spe) if isinstance(spe, float) else spe)
+    if out is not None:
+        m, v = out
+        assert finite(m, v) and np.all(v >= 0) and np.all(m >= -1e-9), "charge >= 0, variance >= 0"
+        assert np.all(m <= np.asarray(lam, float) * 1.0 / nl.norm + 1e-9), "saturation only lowers the charge"
+    pm = call(property_log, dcal.poisson_moments, x, degree)
+    if pm is not None:
+        assert pm.shape == (np.size(x), degree) and finite(pm)

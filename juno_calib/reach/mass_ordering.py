@@ -644,6 +644,9 @@ def posterior_nl_modes(e_vis, rel_draws, *, n_modes: int = 3, median_bias=None, 
     mix = vec * np.sqrt(np.clip(lam, 0.0, None))[None, :]
     sd_modes = np.sqrt(np.einsum("jm,jk,km->m", basis, cov, basis))
     envelope = float(sd_modes.max())
+    if not envelope > 0:
+        raise ValueError(f"rel_draws have no spread over [{e_lo:g}, {e_hi:g}] MeV (every draw is the same "
+                         "curve): the modes of a zero-width posterior are undefined")
     var_direct = rel[:, sel].var(axis=0, ddof=1)
     tilt = (np.linalg.lstsq(basis.T, np.asarray(median_bias, dtype=float)[sel], rcond=None)[0]
             if median_bias is not None else np.zeros(n_modes))
