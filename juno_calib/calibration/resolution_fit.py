@@ -36,10 +36,13 @@ import dataclasses
 
 import numpy as np
 
-from ..core.params import check_range
+from ..core import validate
+from ..core.params import CONFIGS, check_range
 from ..hardware.budget import Programme
 from ..hardware.programme import load_table2
-from ..hardware.sources import get_source, simulate_source
+from ..hardware.sources import NAMES as SOURCE_NAMES
+from ..hardware.sources import Source, get_source, simulate_source
+from ..particles.events import PARTS
 from ..particles.scintillator import Scintillator
 from .fitting import MCMCResult, Normal, Parameter, Uniform, fit_max_posterior, sample_posterior
 from .peak_statistics import simulated_peak
@@ -56,7 +59,16 @@ def abar(a, b, c):
     >>> round(float(abar(0.027, 0.0, 0.0)), 4)
     0.027
     """
-    a, b, c = (np.asarray(x, dtype=float) for x in (a, b, c))
+    a, b, c = (validate.array(k, x, 0.0, 1.0, why="a relative resolution term")
+               for k, x in (("a", a), ("b", b), ("c", c)))
+    try:
+        np.broadcast(a, b, c)
+    except ValueError:
+        raise ValueError(f"a {a.shape}, b {b.shape} and c {c.shape} must broadcast together") from None
+    return _abar(a, b, c)
+
+
+def _abar(a, b, c):
     return np.sqrt(a * a + (ABAR_B * b) ** 2 + (ABAR_C * c) ** 2)
 
 
@@ -120,7 +132,14 @@ def concatenate(*parts: ResolutionData) -> ResolutionData:
 
 def model_sigma_rel(theta, data: ResolutionData) -> np.ndarray:
     """Eq. 1 plus the γ term: ``theta`` (..., 5) = (a, b, c, s_gamma, t_kb) -> sigma/E (..., n)."""
-    th = np.asarray(theta, dtype=float)
+    validate.instance("data", data, ResolutionData, hint="ResolutionData(...)")
+    th = validate.array("theta", theta, -10.0, 10.0, ndim=(1, 2))
+    if th.shape[-1] != 5:
+        raise ValueError(f"theta must have shape (..., 5) = (a, b, c, s_gamma, t_kb), got {th.shape}")
+    return _model_sigma_rel(th, data)
+
+
+def _model_sigma_rel(th, data: ResolutionData) -> np.ndarray:
     a, b, c, s, t = (th[..., k, None] for k in range(5))
     e = data.energy
     w = data.gamma_term + t * data.gamma_slope
@@ -130,8 +149,10 @@ def model_sigma_rel(theta, data: ResolutionData) -> np.ndarray:
 
 def make_log_likelihood(data: ResolutionData):
     """Vectorised Gaussian log-likelihood of the measured widths, ``(n, 4) -> (n,)``."""
+    validate.instance("data", data, ResolutionData, hint="ResolutionData(...)")
+
     def log_like(theta):
-        r = (model_sigma_rel(theta, data) - data.sigma_rel) / data.sigma_rel_err
+        r = (_model_sigma_rel(np.asarray(theta, dtype=float), data) - data.sigma_rel) / data.sigma_rel_err
         return -0.5 * np.sum(r * r, axis=-1)
     return log_like
 
@@ -175,7 +196,7 @@ class ResolutionFit:
     @property
     def abar_samples(self) -> np.ndarray:
         s = self.mcmc.samples
-        return abar(s[:, 0], s[:, 1], s[:, 2])
+        return _abar(s[:, 0], s[:, 1], s[:, 2])
 
     def abar_summary(self) -> dict:
         x = self.abar_samples
@@ -196,6 +217,13 @@ class ResolutionFit:
 def fit(data: ResolutionData, params, *, rng: np.random.Generator, n_walkers: int = 32,
         n_steps: int = 3000) -> ResolutionFit:
     """Maximum a posteriori fit (iminuit), then emcee started around it."""
+    validate.instance("data", data, ResolutionData, hint="ResolutionData(...)")
+    validate.instance("params", params, (list, tuple), hint="default_parameters(a_expected)")
+    if len(params) != 5 or not all(isinstance(p, Parameter) for p in params):
+        raise TypeError("params must be the 5 Parameters (a, b, c, s_gamma, t_kb) of default_parameters()")
+    validate.generator("rng", rng)
+    n_walkers = validate.integer("n_walkers", n_walkers, 12, 10**4)
+    n_steps = validate.integer("n_steps", n_steps, 1, 10**7)
     log_like = make_log_likelihood(data)
     x0 = [params[0].prior.mu, 0.005, 0.01, 1.0, params[4].prior.mu]  # priors' centres; b, c small
     best = fit_max_posterior(log_like, params, x0=x0)
@@ -209,7 +237,13 @@ def fit(data: ResolutionData, params, *, rng: np.random.Generator, n_walkers: in
 def toy_data(template: ResolutionData, a: float, b: float, c: float, s_gamma: float = 1.0,
              t_kb: float = 0.0, *, rng: np.random.Generator) -> ResolutionData:
     """Pseudo-data from Eq. 1 (+ γ term) at the template's energies, Gaussian errors of the template."""
-    truth = model_sigma_rel(np.array([a, b, c, s_gamma, t_kb]), template)
+    validate.instance("template", template, ResolutionData, hint="ResolutionData(...)")
+    for k, v in (("a", a), ("b", b), ("c", c)):
+        validate.number(k, v, 0.0, 1.0)
+    validate.number("s_gamma", s_gamma, 0.0, 10.0)
+    validate.number("t_kb", t_kb, -1.0, 2.0)
+    validate.generator("rng", rng)
+    truth = _model_sigma_rel(np.array([a, b, c, s_gamma, t_kb], dtype=float), template)
     meas = truth + template.sigma_rel_err * rng.standard_normal(truth.shape)
     return dataclasses.replace(template, sigma_rel=np.abs(meas))
 
@@ -233,10 +267,14 @@ def gamma_line_width(source, scint: Scintillator, geometry, *, rng: np.random.Ge
     Returns ``e_vis`` (MeV), ``w`` (relative, 0 if the difference is negative: a fluctuation)
     and ``w2`` (the signed difference).
     """
+    validate.instance("source", source, Source, hint='get_source("Cs137")')
+    validate.instance("scint", scint, Scintillator, hint="Scintillator.load()")
+    validate.generator("rng", rng)
     check_range("n_events", n_events, 200, 10**7)
     check_range("light_yield", light_yield, 1.0, 1e6, unit="PE/MeV")
     check_range("dark_pe", dark_pe, 0.0, 1e6, unit="PE")
-    part = ("capture" if source.emits_neutrons else "all") if part is None else part
+    part = ("capture" if source.emits_neutrons else "all") if part is None else validate.choice(
+        "part", part, PARTS)
     dep = simulate_source(source, int(n_events), np.zeros(3), rng=rng, scint=scint, geometry=geometry,
                           capsule=True, part=part)
     e = dep.per_event("e_vis")
@@ -271,8 +309,12 @@ def centre_events(source_name: str, part: str, *, config: str = "design", daq_sc
                   programme: Programme | None = None) -> int:
     """Events in a centre line in the comprehensive programme: activity x line fraction x peak
     efficiency x Table 2's DAQ time of the source on the ACU (times ``daq_scale``)."""
+    validate.choice("source_name", source_name, SOURCE_NAMES)
+    validate.choice("part", part, PARTS)
+    validate.choice("config", config, CONFIGS)
     check_range("daq_scale", daq_scale, 0.0, 1e3, lo_open=True)
-    prog = Programme.load() if programme is None else programme
+    prog = Programme.load() if programme is None else validate.instance(
+        "programme", programme, Programme, hint="Programme.load()")
     rows = [r for r in load_table2() if r.programme == "comprehensive" and r.source == source_name
             and r.system == "ACU"]
     if not rows:
@@ -306,15 +348,24 @@ def centre_peaks(response, scint: Scintillator, *, rng: np.random.Generator, con
 
 def pull(values, errors, truth) -> np.ndarray:
     """``(value - truth) / error``; errors must be > 0."""
-    err = np.asarray(errors, dtype=float)
-    if not np.all(err > 0):
-        raise ValueError("errors must be > 0")
-    return (np.asarray(values, dtype=float) - truth) / err
+    err = validate.array("errors", errors, 0.0, lo_open=True)
+    v = validate.array("values", values)
+    t = validate.array("truth", truth)
+    try:
+        np.broadcast(v, err, t)
+    except ValueError:
+        raise ValueError(f"values {v.shape}, errors {err.shape} and truth {t.shape} must broadcast "
+                         "together") from None
+    return (v - truth) / err
 
 
 def coverage(intervals, truth) -> float:
     """Fraction of ``(lo, hi)`` intervals that contain ``truth``."""
-    iv = np.asarray(intervals, dtype=float).reshape(-1, 2)
+    iv = validate.array("intervals", intervals, size_min=2)
+    if iv.shape[-1] != 2:
+        raise ValueError(f"intervals must have shape (..., 2) = (lo, hi), got {iv.shape}")
+    iv = iv.reshape(-1, 2)
+    validate.number("truth", truth)
     return float(np.mean((iv[:, 0] <= truth) & (truth <= iv[:, 1])))
 
 
