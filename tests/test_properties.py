@@ -32,6 +32,7 @@ from hypothesis.extra import numpy as hnp
 import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
 from juno_calib.calibration import resolution
+from juno_calib.calibration import resolution_fit as rfit
 from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
 from juno_calib.detector import geometry as geo
@@ -709,3 +710,44 @@ def test_charge_and_poisson_moments(property_log, lam, spe, a, x, degree):
     pm = call(property_log, dcal.poisson_moments, x, degree)
     if pm is not None:
         assert pm.shape == (np.size(x), degree) and finite(pm)
+
+
+# --- resolution fit: Eq. 1 model, toys, pulls, coverage, event counts ------------------------------
+
+RDATA = rfit.ResolutionData(("a", "b", "c"), np.array([0.7, 1.5, 6.0]), np.array([0.04, 0.03, 0.015]),
+                            np.array([1e-3, 1e-3, 5e-4]), np.array([0.01, 0.0, 0.0]),
+                            np.array([False, False, True]))
+
+
+@given(a=array_of(0.0, 0.1), b=scalar(0.0, 0.05), c=scalar(0.0, 0.05), theta=array_of(0.0, 2.0, max_len=6),
+       seed=SEEDS)
+def test_resolution_model(property_log, a, b, c, theta, seed):
+    ab = call(property_log, rfit.abar, a, b, c)
+    if ab is not None:
+        assert finite(ab) and np.all(ab >= np.asarray(a, float) - 1e-15), "abar >= a"
+    m = call(property_log, rfit.model_sigma_rel, theta, RDATA)
+    if m is not None:
+        assert finite(m) and np.all(m >= 0) and m.shape == np.shape(theta)[:-1] + (3,)
+    toy = call(property_log, rfit.toy_data, RDATA, 0.03, b, c, rng=make_rng(seed))
+    if toy is not None:
+        assert finite(toy.sigma_rel) and np.all(toy.sigma_rel >= 0)
+
+
+@given(values=array_of(-5.0, 5.0), errors=array_of(1e-3, 2.0), truth=scalar(-1.0, 1.0),
+       intervals=array_of(-2.0, 2.0, max_len=6))
+def test_pull_and_coverage(property_log, values, errors, truth, intervals):
+    p = call(property_log, rfit.pull, values, errors, truth)
+    if p is not None:
+        assert finite(p)
+    c = call(property_log, rfit.coverage, intervals, truth)
+    if c is not None:
+        assert 0.0 <= c <= 1.0, "a fraction"
+
+
+@given(name=st.sampled_from(("Cs137", "Co60", "AmBe", "Ge68", "nH", "cs137")),
+       part=st.sampled_from(("all", "prompt", "capture", "delayed")), daq=scalar(0.01, 10.0),
+       config=st.sampled_from(("design", "DESIGN")))
+def test_centre_events(property_log, name, part, daq, config):
+    n = call(property_log, rfit.centre_events, name, part, config=config, daq_scale=daq)
+    if n is not None:
+        assert isinstance(n, int) and n >= 0, "an event count"
