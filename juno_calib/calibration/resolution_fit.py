@@ -318,7 +318,8 @@ def centre_events(source_name: str, part: str, *, config: str = "design", daq_sc
     rows = [r for r in load_table2() if r.programme == "comprehensive" and r.source == source_name
             and r.system == "ACU"]
     if not rows:
-        raise ValueError(f"source_name = {source_name!r} has no ACU row in the comprehensive programme of Table 2")
+        raise ValueError(f"source_name = {source_name!r} has no ACU row in the comprehensive programme "
+                         "of Table 2")
     src = get_source(source_name, config)
     daq = rows[0].daq_time / rows[0].points * daq_scale
     return int(round(src.activity * _line_fraction(src, part) * prog.peak_efficiency * daq))
