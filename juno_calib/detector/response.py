@@ -41,7 +41,7 @@ from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
-from .timing import Timing, deposit_of_pe, readout, spe_charges
+from .timing import Timing, _spe_charges, deposit_of_pe, readout
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 SYSTEMS = ("lpmt", "spmt")
@@ -424,11 +424,11 @@ class DetectorResponse:
 
     def time_of_flight(self, vertices) -> np.ndarray:
         """Direct-light time of flight (M, N) ns from vertices (M, 3) mm to every PMT."""
-        from .timing import time_of_flight
+        from .timing import _time_of_flight
 
         x = self._check_vertices(vertices)
         g = self.geometry
-        return time_of_flight(x, np.asarray(self.layout.position, dtype=float), g.r_ls,
+        return _time_of_flight(x, np.asarray(self.layout.position, dtype=float), g.r_ls,
                               g.acrylic_thickness, self.timing)
 
     def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
@@ -477,7 +477,7 @@ class DetectorResponse:
                 counts += [n_sig[s][e0:e1], nd]
                 pmts += [pmt + lo, dark_pmt]
                 times += [t, t_open + window * rng.random(int(nd.sum()))]
-                charges += [q, spe_charges(dark_pmt, self.spe_resolution, rng=rng)]
+                charges += [q, _spe_charges(dark_pmt, self.spe_resolution, rng=rng)]
             # sources in the order LPMT signal, LPMT dark, SPMT signal, SPMT dark
             offsets = np.cumsum([0] + [c.sum() for c in counts])[:-1]
             starts = np.stack([o + np.concatenate([[0], np.cumsum(c)]) for o, c in zip(offsets, counts,

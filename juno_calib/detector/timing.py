@@ -43,6 +43,7 @@ import numba
 import numpy as np
 from scipy.special import erfc
 
+from ..core import validate
 from ..core.params import ParamSet, check_range
 from .optics import ray_paths
 
@@ -118,6 +119,12 @@ def emission_pdf(t, timing: Timing) -> np.ndarray:
     >>> round(float(np.sum(emission_pdf(t, tm)) * (t[1] - t[0])), 4)
     1.0
     """
+    t = validate.array("t", t, unit="ns")
+    validate.instance("timing", timing, Timing, hint='Timing.load("design")')
+    return _emission_pdf(t, timing)
+
+
+def _emission_pdf(t, timing: Timing) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     tr = timing.scint_rise_time
     out = np.zeros_like(t)
@@ -148,11 +155,13 @@ def residual_pdf(t, timing: Timing, tts_sigma: float) -> np.ndarray:
     With rise time, each component ``(e^{-t/tau} - e^{-t/tau_r})/(tau - tau_r)`` is
     ``(tau EMG_tau - tau_r EMG_tau_r)/(tau - tau_r)`` after the convolution.
     """
-    t = np.asarray(t, dtype=float)
+    t = validate.array("t", t, unit="ns")
+    validate.instance("timing", timing, Timing, hint='Timing.load("design")')
+    s = validate.number("tts_sigma", tts_sigma, 0.0, 100.0, unit="ns", why="a PMT's transit-time spread "
+                        "is a few ns")
     tr = timing.scint_rise_time
-    s = float(tts_sigma)
     if s <= 0:
-        return emission_pdf(t, timing)
+        return _emission_pdf(t, timing)
     out = np.zeros_like(t)
     for w, tau in zip(timing.weights, timing.taus, strict=True):
         if tr > 0:
@@ -165,6 +174,15 @@ def residual_pdf(t, timing: Timing, tts_sigma: float) -> np.ndarray:
 def time_of_flight(vertex, pmt_position, r_ls: float, acrylic_thickness: float, timing: Timing):
     """Time of flight (M, N) ns from vertices (M, 3) to PMTs (N, 3) along the model's straight
     path, at the group velocity of LS, acrylic and water."""
+    r_ls = validate.number("r_ls", r_ls, 0.0, 1e6, unit="m", lo_open=True)
+    acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
+    vertex = validate.positions("vertex", vertex, r_max=r_ls, volume=validate.LS)
+    pmt_position = validate.positions("pmt_position", pmt_position)
+    validate.instance("timing", timing, Timing, hint='Timing.load("design")')
+    return _time_of_flight(vertex, pmt_position, r_ls, acrylic_thickness, timing)
+
+
+def _time_of_flight(vertex, pmt_position, r_ls: float, acrylic_thickness: float, timing: Timing):
     g = ray_paths(vertex, pmt_position, r_ls, acrylic_thickness)
     return (timing.group_index_ls * g["l_ls"] + timing.group_index_acrylic * g["l_acrylic"]
             + timing.group_index_water * g["l_water"]) / timing.speed_of_light
@@ -227,6 +245,8 @@ def cos_guide(cos_edges, n_guide: int) -> np.ndarray:
     """Guide table of :func:`_cos_bin`: for fine cell ``m`` (``c`` in
     ``(1 - 2 (m + 1) / n_guide, 1 - 2 m / n_guide]``) the bin of its largest ``c``, a lower
     bound of the bin of every ``c`` in the cell."""
+    cos_edges = validate.array("cos_edges", cos_edges, -1.0, 1.0, ndim=1, size_min=2)
+    n_guide = validate.integer("n_guide", n_guide, 1, 10**7)
     c_top = 1.0 - 2.0 * np.arange(n_guide) / n_guide
     inner = np.asarray(cos_edges)[1:-1]
     return np.sum(c_top[:, None] <= inner[None, :], axis=1).astype(np.int32)
@@ -236,6 +256,10 @@ def cdf_guide(cdf, n_guide: int) -> np.ndarray:
     """Guide table (n_rows, n_guide) of the row-wise CDFs ``cdf`` (n_rows, n_bins): entry ``m``
     is the first bin ``j`` with ``cdf[j] > m / n_guide``, so an inverse-CDF search for
     ``u >= m / n_guide`` starts there (the method of guide tables, Chen & Asau 1974)."""
+    cdf = validate.array("cdf", cdf, 0.0, 1.0 + 1e-9, ndim=2)
+    if cdf.shape[1] < 1:
+        raise ValueError(f"cdf needs at least one bin per row, got shape {cdf.shape}")
+    n_guide = validate.integer("n_guide", n_guide, 1, 10**7)
     u = np.arange(n_guide) / n_guide
     out = np.empty((cdf.shape[0], n_guide), dtype=np.int32)
     for i in range(cdf.shape[0]):
@@ -499,6 +523,20 @@ def deposit_of_pe(counts, first, last, cum, rng):
 
 def spe_charges(pmts, spe_sigma, *, rng: np.random.Generator) -> np.ndarray:
     """Charge (float32) of PE on PMTs ``pmts``: Normal(1, ``spe_sigma[k]``), redrawn while <= 0."""
+    spe_sigma = validate.array("spe_sigma", spe_sigma, 0.0, 2.0, ndim=1, why="the relative single-PE "
+                               "charge width (~0.3 for a 20-inch PMT)")
+    p = np.asarray(pmts)
+    if p.ndim != 1 or (p.size and p.dtype.kind not in "iu"):
+        raise TypeError(f"pmts must be a 1-d array of PMT indices (integers), got dtype {p.dtype}, "
+                        f"shape {p.shape}")
+    if p.size and (p.min() < 0 or p.max() >= spe_sigma.size):
+        raise ValueError(f"pmts must be indices in [0, {spe_sigma.size - 1}] (one per entry of spe_sigma), "
+                         f"got [{p.min()}, {p.max()}]")
+    validate.generator("rng", rng)
+    return _spe_charges(p, spe_sigma, rng=rng)
+
+
+def _spe_charges(pmts, spe_sigma, *, rng: np.random.Generator) -> np.ndarray:
     sig = spe_sigma[pmts]
     q = 1.0 + sig * rng.standard_normal(pmts.size)
     bad = np.flatnonzero(q <= 0.0)
@@ -511,7 +549,7 @@ def spe_charges(pmts, spe_sigma, *, rng: np.random.Generator) -> np.ndarray:
 def channels(n_events, n_lpmt, starts, pmts, times, spe_sigma, rng):
     """:func:`readout` with every PE's charge drawn by :func:`spe_charges` (Normal(1, sigma_spe),
     redrawn while <= 0)."""
-    return readout(n_events, n_lpmt, starts, pmts, times, spe_charges(pmts, spe_sigma, rng=rng))
+    return readout(n_events, n_lpmt, starts, pmts, times, _spe_charges(pmts, spe_sigma, rng=rng))
 
 
 @numba.njit(cache=True, error_model="numpy")
