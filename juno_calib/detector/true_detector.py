@@ -42,7 +42,8 @@ from functools import cached_property
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..core.params import ParamSet, check_choice, check_range
+from ..core import validate
+from ..core.params import ParamSet, check_range
 from .pmt_tables import bilinear
 
 IMPERFECTIONS = ("dead", "low_efficiency", "patch", "spread", "magnetic")
@@ -79,12 +80,12 @@ class Imperfections(ParamSet):
 
 def check_imperfections(enabled) -> tuple[str, ...]:
     """Validate a collection of imperfection names; returns them as a sorted tuple."""
-    if isinstance(enabled, str):
-        raise TypeError(f"imperfections must be a list of names, got the string {enabled!r}")
-    out = tuple(sorted(set(enabled)))
-    for name in out:
-        check_choice("imperfections", name, IMPERFECTIONS)
-    return out
+    if isinstance(enabled, str) or not isinstance(enabled, (list, tuple, set, frozenset)):
+        raise TypeError(f"enabled must be a list of the imperfections' names (from {IMPERFECTIONS}), got "
+                        f"{enabled!r} ({type(enabled).__name__})")
+    for name in enabled:
+        validate.choice("enabled (the imperfections)", name, IMPERFECTIONS)
+    return tuple(sorted(set(enabled)))
 
 
 def pmt_efficiencies(response, imperfections: Imperfections, enabled=IMPERFECTIONS, *,
@@ -98,6 +99,11 @@ def pmt_efficiencies(response, imperfections: Imperfections, enabled=IMPERFECTIO
     largest for a field transverse to the axis). Random choices are drawn whether or not an
     imperfection is enabled, so that switching one off leaves the others unchanged.
     """
+    from .response import DetectorResponse
+
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    validate.instance("imperfections", imperfections, Imperfections, hint="Imperfections.load()")
+    validate.generator("rng", rng)
     enabled = check_imperfections(enabled)
     imp = imperfections
     n = response.n_lpmt
@@ -129,6 +135,15 @@ def pmt_efficiencies(response, imperfections: Imperfections, enabled=IMPERFECTIO
     return {"weight": w, "nominal": nominal, "dead": dead & ("dead" in enabled),
             "low": low & ("low_efficiency" in enabled), "patch": patch & ("patch" in enabled),
             "patch_set": patch}
+
+
+def _ls_positions(name: str, positions, r_ls: float) -> np.ndarray:
+    """Positions (..., 3) mm, finite and inside the LS sphere; returned with their shape."""
+    x = validate.array(name, positions)
+    if x.ndim == 0 or x.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (..., 3) (x, y, z in mm), got shape {x.shape}")
+    validate.positions(name, x.reshape(-1, 3), r_max=r_ls, volume=validate.LS)
+    return x
 
 
 def _unit(theta, phi):
@@ -298,8 +313,10 @@ class TrueDetector:
 
     def select(self, variant) -> TrueDetector:
         """The same detector evaluated with efficiency set ``variant`` (index or name)."""
-        v = self.names.index(variant) if isinstance(variant, str) else int(variant)
-        check_range("variant", v, 0, len(self.names) - 1)
+        if isinstance(variant, str):
+            v = self.names.index(validate.choice("variant", variant, self.names))
+        else:
+            v = validate.integer("variant", variant, 0, len(self.names) - 1)
         return dataclasses.replace(self, variant=v)
 
     @property
@@ -313,7 +330,7 @@ class TrueDetector:
 
     def light_variants(self, positions) -> np.ndarray:
         """:meth:`light` of every efficiency set at once: (..., V)."""
-        x = np.asarray(positions, dtype=float)
+        x = _ls_positions("positions", positions, self.response.geometry.r_ls)
         m = self.response.total_map.expected(x)["lpmt"]
         out = m[..., None] * self.correction(x)
         if self.exact_index.size:
@@ -344,7 +361,8 @@ class TrueDetector:
         """Expected LPMT PE per MeV at vertices (M, 3) mm: the direct per-PMT sum (slow)."""
         resp = self.response
         n = resp.n_lpmt
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
+        x = validate.positions("vertices", vertices, r_max=resp.geometry.r_ls, volume=validate.LS)
+        chunk = validate.integer("chunk", chunk, 1, 10**5)
         out = np.empty(len(x))
         scale = resp.photon_yield * self.weight / resp.pde[:n]
         for a in range(0, len(x), chunk):  # chunks bound the (chunk, N) temporaries
