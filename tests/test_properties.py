@@ -37,6 +37,8 @@ from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
 from juno_calib.detector import geometry as geo
 from juno_calib.detector import optics as opt
+from juno_calib.detector import timing as tmg
+from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
 from juno_calib.particles import beta, events, gamma, scintillator, visible
 from juno_calib.particles.scintillator import ELECTRON_MASS
@@ -751,3 +753,57 @@ def test_centre_events(property_log, name, part, daq, config):
     n = call(property_log, rfit.centre_events, name, part, config=config, daq_scale=daq)
     if n is not None:
         assert isinstance(n, int) and n >= 0, "an event count"
+
+
+# --- detector: hit times, single-PE charges, the true detector's efficiencies ----------------------
+
+TIMING = tmg.Timing.load("design")
+
+
+@given(t=array_of(-50.0, 500.0), tts=scalar(0.0, 10.0))
+def test_time_pdfs(property_log, t, tts):
+    f = call(property_log, tmg.emission_pdf, t, TIMING)
+    if f is not None:
+        assert finite(f) and np.all(f >= 0), "a density"
+        assert np.all(f[np.asarray(t, float) < 0] == 0), "no light before the vertex time"
+    r = call(property_log, tmg.residual_pdf, t, TIMING, tts)
+    if r is not None:
+        assert finite(r) and np.all(r >= 0)
+
+
+@given(vtx=positions(max_n=3), pmt=positions(2e4, max_n=3))
+def test_time_of_flight(property_log, vtx, pmt):
+    tof = call(property_log, tmg.time_of_flight, vtx, pmt, R_LS, 120.0, TIMING)
+    if tof is not None:
+        d = np.linalg.norm(np.atleast_2d(pmt)[None, :, :] - np.atleast_2d(vtx)[:, None, :], axis=-1)
+        assert finite(tof) and np.all(tof >= d / TIMING.speed_of_light * (1 - 1e-12)), "no faster than light"
+
+
+@given(pmts=st.one_of(hnp.arrays(np.int64, st.integers(0, 20), elements=st.integers(-2, 6)),
+                      hnp.arrays(np.float64, 3, elements=st.floats(0, 4)), st.just("all")),
+       spe=array_of(0.0, 0.6, max_len=5), n_guide=counts(64), seed=SEEDS)
+def test_spe_charges_and_guides(property_log, pmts, spe, n_guide, seed):
+    q = call(property_log, tmg.spe_charges, pmts, spe, rng=make_rng(seed))
+    if q is not None:
+        assert q.shape == np.shape(pmts) and finite(q) and np.all(q > 0), "a PE has a positive charge"
+    edges = np.cos(np.linspace(0.0, np.pi, 9))
+    g = call(property_log, tmg.cos_guide, edges, n_guide)
+    if g is not None:
+        assert np.all((g >= 0) & (g < 8)) and np.all(np.diff(g) >= 0)
+    cdf = np.cumsum(np.full((2, 5), 0.2), axis=1)
+    h = call(property_log, tmg.cdf_guide, cdf, n_guide)
+    if h is not None:
+        assert np.all((h >= 0) & (h < 5))
+
+
+@given(enabled=st.one_of(st.lists(st.sampled_from(tdet.IMPERFECTIONS + ("shadow",)), max_size=3),
+                         st.just("dead"), st.just(3), st.just(tdet.IMPERFECTIONS)),
+       seed=SEEDS, as_object=st.booleans())
+def test_pmt_efficiencies(property_log, response, enabled, seed, as_object):
+    imp = tdet.Imperfections.load("design")
+    out = call(property_log, tdet.pmt_efficiencies, response, imp if as_object else "design", enabled,
+               rng=make_rng(seed))
+    if out is not None:
+        w = out["weight"]
+        assert finite(w) and np.all(w >= 0), "efficiencies >= 0"
+        assert np.all(w[out["dead"] | out["patch"]] == 0), "dead PMTs see nothing"
