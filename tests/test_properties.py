@@ -31,7 +31,7 @@ from hypothesis.extra import numpy as hnp
 
 import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
-from juno_calib.calibration import resolution
+from juno_calib.calibration import resolution, truth
 from juno_calib.calibration import resolution_fit as rfit
 from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
@@ -807,3 +807,55 @@ def test_pmt_efficiencies(property_log, response, enabled, seed, as_object):
         w = out["weight"]
         assert finite(w) and np.all(w >= 0), "efficiencies >= 0"
         assert np.all(w[out["dead"] | out["patch"]] == 0), "dead PMTs see nothing"
+
+
+# --- the true detector's calibration runs: recording, runs, smearing, voxels -------------------------
+
+
+@given(expected=array_of(0.0, 5e3), dark=scalar(0.0, 50.0), seed=SEEDS)
+def test_record(property_log, expected, dark, seed):
+    pe = call(property_log, truth.record, expected, dark, rng=make_rng(seed))
+    if pe is not None:
+        assert finite(pe) and np.all(pe >= -dark), "recorded PE >= -(mean dark noise)"
+
+
+@given(light=st.one_of(hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(0, 4)),
+                                  elements=st.floats(0.0, 3e3)),
+                       array_of(0.0, 3e3, max_len=4)),
+       n=st.one_of(st.integers(0, 30), st.just(2.5), st.just(-1), st.just([1, 2, 3, 4, 5])), dark=scalar(0.0, 30.0),
+       seed=SEEDS)
+def test_source_runs(property_log, light, n, dark, seed):
+    runs = call(property_log, truth.source_runs, light, n, dark, rng=make_rng(seed))
+    if runs is not None:
+        assert len(runs) == len(light) and all(finite(r) and r.size == n for r in runs)
+
+
+@given(e_vis=array_of(0.0, 10.0, max_len=4), res=scalar(0.0, 2e3), seed=SEEDS)
+def test_smear(property_log, e_vis, res, seed):
+    n = np.size(e_vis) if np.ndim(e_vis) == 1 else 2
+    rng = make_rng(seed)
+    ev = {"e_vis": e_vis, "x_true": rng.uniform(-1e4, 1e4, (n, 3)), "z": rng.standard_normal((n, 3))}
+    x = call(property_log, truth.smear, ev, res)
+    if x is not None:
+        assert finite(x) and x.shape == (n, 3)
+        shift = np.linalg.norm(x - ev["x_true"], axis=1)
+        assert np.all(shift <= res / np.sqrt(0.05) * np.linalg.norm(ev["z"], axis=1) + 1e-6)
+
+
+@given(pos=positions(), r_ls=scalar(1e3, 2e4), u_edges=array_of(0.0, 1.0, max_len=4))
+def test_voxel_index(property_log, pos, r_ls, u_edges):
+    edges = (np.sort(np.unique(u_edges)) if np.ndim(u_edges) == 1 else u_edges, np.linspace(-1, 1, 3),
+             np.linspace(0, 2 * np.pi, 5))
+    out = call(property_log, truth.voxel_index, pos, edges, r_ls)
+    if out is not None:
+        idx, ok = out
+        n_vox = (len(edges[0]) - 1) * 2 * 4
+        assert np.all((idx >= 0) & (idx < n_vox)) and ok.dtype == bool
+
+
+@given(rate=scalar(0.0, 1e-5), sel=scalar(0.0, 1.0), params_ok=st.booleans())
+def test_spallation_rate(property_log, rate, sel, params_ok):
+    params = {"muon_rate": rate, "neutrons_per_muon": 1.1, "spallation_selection": sel} if params_ok else [1, 2]
+    r = call(property_log, truth.spallation_rate, params)
+    if r is not None:
+        assert math.isfinite(r) and r >= 0
