@@ -37,6 +37,7 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator, RBFInterpolator
 from scipy.optimize import curve_fit
 
+from ..core import validate
 from ..core.params import check_choice, check_range
 from .resolution import fit_peak, fit_resolution
 
@@ -54,6 +55,16 @@ def crystal_ball(t, height, mean, sigma, beta, m):
     >>> float(crystal_ball(1.0, 2.0, 1.0, 0.5, 1.5, 3.0))
     2.0
     """
+    t = validate.array("t", t)
+    height = validate.number("height", height, 0.0)
+    mean = validate.number("mean", mean)
+    sigma = validate.number("sigma", sigma, 0.0, lo_open=True)
+    beta = validate.number("beta", beta, 0.0, 50.0, lo_open=True, why="exp(-beta^2/2) underflows above")
+    m = validate.number("m", m, 1.0, 1e3, lo_open=True, why="a power-law tail needs m > 1")
+    return _crystal_ball(t, height, mean, sigma, beta, m)
+
+
+def _crystal_ball(t, height, mean, sigma, beta, m):
     z = (np.asarray(t, dtype=float) - mean) / sigma
     core = np.exp(-0.5 * z * z)
     q = m / beta
@@ -86,10 +97,16 @@ def fit_peak_tail(values, *, n_bins: int = 80) -> dict:
     mean (``beta >= 1``), so that the core is a peak, not its upper edge. Returns the Gaussian
     core's ``mean`` and ``sigma`` with their errors, and the tail's ``beta`` and ``m``.
     """
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size < 50:
-        raise ValueError(f"fit_peak_tail needs at least 50 values, got {x.size}")
+    x = validate.array("values", values, ndim=1, size_min=50, why="a recorded spectrum (PE)")
+    n_bins = validate.integer("n_bins", n_bins, 10, 10**4)
+    if not np.quantile(x, 0.99) > 0 or not np.ptp(x) > 0:
+        raise ValueError(f"values have no peak to fit: their 99th percentile is {np.quantile(x, 0.99):g} "
+                         f"and their range {np.ptp(x):g} (a spectrum of recorded PE has a positive peak "
+                         "and a spread)")
+    return _fit_peak_tail(x, n_bins)
+
+
+def _fit_peak_tail(x: np.ndarray, n_bins: int) -> dict:
     mode, sigma0 = _rightmost_peak(x)
     counts, edges = np.histogram(x, bins=n_bins, range=(mode - 6 * sigma0, mode + 4 * sigma0))
     centres = 0.5 * (edges[1:] + edges[:-1])
@@ -98,9 +115,9 @@ def fit_peak_tail(values, *, n_bins: int = 80) -> dict:
               [10.0 * counts.max() + 10, mode + 3 * sigma0, 3 * sigma0, 5.0, 50.0])
     cov = None
     for _ in range(2):  # the second pass takes its Poisson variances from the first fit
-        var = np.maximum(crystal_ball(centres, *p), 1.0)
+        var = np.maximum(_crystal_ball(centres, *p), 1.0)
         try:
-            p, cov = curve_fit(crystal_ball, centres, counts, p0=p, bounds=bounds, sigma=np.sqrt(var),
+            p, cov = curve_fit(_crystal_ball, centres, counts, p0=p, bounds=bounds, sigma=np.sqrt(var),
                                absolute_sigma=True, max_nfev=4000)
         except RuntimeError:  # no convergence: keep the previous pass (the start values at worst)
             break
@@ -137,9 +154,13 @@ class PointData:
 
 def measure_runs(runs, positions, systems) -> PointData:
     """Fit every run's peak (:func:`fit_peak_tail`) and normalise to the run nearest the centre."""
-    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
-    if len(runs) != len(pos):
-        raise ValueError(f"{len(runs)} runs for {len(pos)} positions")
+    pos = validate.positions("positions", positions)
+    if not isinstance(runs, (list, tuple)) or len(runs) != len(pos):
+        raise ValueError(f"runs must be a list of one spectrum per point of positions ({len(pos)}), got "
+                         f"{len(runs) if isinstance(runs, (list, tuple)) else type(runs).__name__}")
+    if np.shape(systems) != (len(pos),):
+        raise ValueError(f"systems must name the system of every point ({len(pos)}), got shape "
+                         f"{np.shape(systems)}")
     fits = [fit_peak_tail(r) for r in runs]  # one fit per calibration point
     peak = np.array([f["mean"] for f in fits])
     err = np.array([f["mean_err"] for f in fits])
@@ -330,7 +351,14 @@ def correct(pe, x_rec, gmap, y0: float) -> np.ndarray:
 
     Vertices reconstructed outside the map's sphere are evaluated at its surface.
     """
-    x = np.asarray(x_rec, dtype=float)
+    pe = validate.array("pe", pe)
+    x = validate.array("x_rec", x_rec)
+    if x.ndim == 0 or x.shape[-1] != 3 or x.shape[:-1] != pe.shape:
+        raise ValueError(f"x_rec must have shape pe.shape + (3,) = {pe.shape + (3,)}, got {x.shape}")
+    if not (hasattr(gmap, "g") and hasattr(gmap, "r_ref")):
+        raise TypeError(f"gmap must be a map with .g(positions) and .r_ref (build_map(...)), got "
+                        f"{type(gmap).__name__}")
+    y0 = validate.number("y0", y0, 0.0, 1e8, lo_open=True, unit="", why="PE per MeV")
     r = np.linalg.norm(x, axis=-1, keepdims=True)
     scale = np.minimum(1.0, gmap.r_ref / np.where(r > 0, r, 1.0))
     return np.asarray(pe, dtype=float) / (y0 * gmap.g(x * scale))
@@ -368,8 +396,14 @@ def residual_nonuniformity(ratio, positions, r_fv: float, shape=(8, 8, 12)) -> d
     part expected from the finite number of events per voxel; ``residual`` =
     ``sqrt(raw^2 - stat^2)`` (0 if negative).
     """
-    x = np.asarray(positions, dtype=float)
-    q = np.asarray(ratio, dtype=float)
+    x = validate.positions("positions", positions, single=False)
+    q = validate.array("ratio", ratio, 0.0, 1e3, ndim=1)
+    if q.size != len(x):
+        raise ValueError(f"ratio ({q.size}) needs one value per position ({len(x)})")
+    r_fv = validate.number("r_fv", r_fv, 0.0, 1e6, lo_open=True, unit="m")
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 3):
+        raise TypeError(f"shape must be 3 voxel counts (n_u, n_cos, n_phi), got {shape!r}")
+    shape = tuple(validate.integer("shape", k, 1, 10**3) for k in shape)
     r = np.linalg.norm(x, axis=1)
     sel = r < r_fv
     x, q, r = x[sel], q[sel], r[sel]
