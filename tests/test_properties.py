@@ -31,6 +31,7 @@ from hypothesis.extra import numpy as hnp
 
 import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
+from juno_calib.calibration import nonuniformity as nu
 from juno_calib.calibration import resolution, truth
 from juno_calib.calibration import resolution_fit as rfit
 from juno_calib.core import validate
@@ -859,3 +860,42 @@ def test_spallation_rate(property_log, rate, sel, params_ok):
     r = call(property_log, truth.spallation_rate, params)
     if r is not None:
         assert math.isfinite(r) and r >= 0
+
+
+# --- non-uniformity: the Crystal Ball peak fit, the correction, the residual -----------------------
+
+
+@given(t=array_of(-10.0, 10.0), sigma=scalar(0.1, 3.0), beta=scalar(0.5, 5.0), m=scalar(1.1, 20.0))
+def test_crystal_ball(property_log, t, sigma, beta, m):
+    f = call(property_log, nu.crystal_ball, t, 2.0, 0.0, sigma, beta, m)
+    if f is not None:
+        assert finite(f) and np.all((f >= 0) & (f <= 2.0 + 1e-12)), "0 <= shape <= height"
+
+
+@given(values=st.one_of(
+    hnp.arrays(np.float64, st.integers(0, 80), elements=st.floats(-10, 1e3)),
+    st.builds(lambda c, n: np.full(n, c), st.floats(-1e3, 1e3), st.integers(50, 100)),
+    st.builds(lambda s, n: make_rng(s).poisson(1000.0, n).astype(float), SEEDS, st.integers(50, 400)),
+    st.builds(lambda s: np.append(make_rng(s).poisson(1000.0, 100).astype(float), np.nan), SEEDS)))
+def test_fit_peak_tail(property_log, values):
+    f = call(property_log, nu.fit_peak_tail, values)
+    if f is not None:
+        assert finite([f["mean"], f["sigma"], f["mean_err"]]) and f["sigma"] > 0
+        assert np.min(values) <= f["mean"] <= np.max(values)
+
+
+@given(pe=array_of(-5.0, 5e3, max_len=4), pos=positions(), y0=scalar(100.0, 3e3))
+def test_correct(property_log, pe, pos, y0):
+    e = call(property_log, nu.correct, pe, pos, nu.UniformMap(r_ref=R_LS), y0)
+    if e is not None:
+        assert finite(e) and np.allclose(e * y0, pe), "g = 1: PE / y0"
+
+
+@given(seed=SEEDS, n=st.integers(1, 3000), r_fv=scalar(5e3, 1.6e4), shape=st.sampled_from(
+    ((2, 2, 2), (1, 1, 1), (0, 2, 2), (2, 2), "888", (2.5, 2, 2))))
+def test_residual_nonuniformity(property_log, geometry, seed, n, r_fv, shape):
+    rng = make_rng(seed)
+    x = geo.sample_uniform_ls(n, rng=rng, r_max=1.5e4, geometry=geometry)
+    out = call(property_log, nu.residual_nonuniformity, rng.normal(1.0, 0.01, n), x, r_fv, shape)
+    if out is not None:
+        assert finite([out["residual"], out["raw"], out["stat"]]) and 0 <= out["residual"] <= out["raw"]

@@ -415,8 +415,8 @@ def residual_nonuniformity(ratio, positions, r_fv: float, shape=(8, 8, 12)) -> d
     n_vox = int(np.prod(shape))
     cnt = np.bincount(flat, minlength=n_vox)
     if cnt.min() < 2:
-        raise ValueError(f"residual_nonuniformity: some voxels have fewer than 2 events (min {cnt.min()}); "
-                         "use more events or fewer voxels")
+        raise ValueError(f"residual_nonuniformity: some voxels of shape {shape} have fewer than 2 events "
+                         f"(min {cnt.min()}) among the positions; use more events or fewer voxels")
     mean = np.bincount(flat, weights=q, minlength=n_vox) / cnt
     var = np.bincount(flat, weights=q * q, minlength=n_vox) / cnt - mean**2
     m = mean.mean()
