@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import check_range
 from ..core.rng import legacy_random_state
 
@@ -118,8 +119,44 @@ class Parameter:
         return self.label or self.name
 
 
+def _params(params) -> tuple[Parameter, ...]:
+    """``params`` as a tuple, every element a :class:`Parameter`, at least one, names unique."""
+    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
+        raise TypeError(f"params must be a sequence of Parameter, got {type(params).__name__}")
+    out = tuple(params)
+    if not out:
+        raise ValueError("params must hold at least one Parameter, got none")
+    for p in out:
+        validate.instance("params", p, Parameter, hint='Parameter("a", Uniform(0, 1))')
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"params must have unique names, got {names}")
+    return out
+
+
+def _callable(name: str, fn) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be a function theta (n, n_params) -> (n,), got {type(fn).__name__}")
+
+
+def _vector(name: str, value, ndim: int, lo=-math.inf) -> np.ndarray:
+    v = validate.array(name, value, lo)
+    if v.size != ndim:
+        raise ValueError(f"{name} must have one value per parameter ({ndim}), got shape {v.shape}")
+    return v.reshape(ndim)
+
+
 def log_prior(theta, params: Sequence[Parameter]) -> np.ndarray:
     """Sum of the log-priors, ``theta`` (..., n_params) -> (...)."""
+    params = _params(params)
+    theta = validate.array("theta", theta, ndim=(1, 2, 3))
+    if theta.shape[-1] != len(params):
+        raise ValueError(f"theta must have shape (..., {len(params)}) (one column per parameter), "
+                         f"got {theta.shape}")
+    return _log_prior(theta, params)
+
+
+def _log_prior(theta, params) -> np.ndarray:
     theta = np.asarray(theta, dtype=float)
     return sum(p.prior.logpdf(theta[..., i]) for i, p in enumerate(params))
 
@@ -127,10 +164,15 @@ def log_prior(theta, params: Sequence[Parameter]) -> np.ndarray:
 def make_log_posterior(log_likelihood: Callable, params: Sequence[Parameter]) -> Callable:
     """Vectorised ``ln p(theta | data) = ln L + ln prior``; the likelihood is evaluated only
     where the prior is finite."""
+    _callable("log_likelihood", log_likelihood)
+    params = _params(params)
+    return _make_log_posterior(log_likelihood, params)
 
+
+def _make_log_posterior(log_likelihood: Callable, params) -> Callable:
     def log_post(theta):
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
-        lp = log_prior(theta, params)
+        lp = _log_prior(theta, params)
         ok = np.isfinite(lp)
         out = np.full(theta.shape[0], -np.inf)
         if ok.any():
@@ -255,12 +297,17 @@ def sample_posterior(log_likelihood: Callable, params: Sequence[Parameter], *,
     """
     import emcee
 
-    params = tuple(params)
+    _callable("log_likelihood", log_likelihood)
+    params = _params(params)
     ndim = len(params)
-    check_range("n_walkers", n_walkers, 2 * ndim, 100_000)
-    check_range("n_steps", n_steps, 10, 10**7)
-    n_walkers, n_steps = int(n_walkers), int(n_steps)
-    log_post = make_log_posterior(log_likelihood, params)
+    validate.generator("rng", rng)
+    n_walkers = validate.integer("n_walkers", n_walkers, 2 * ndim, 100_000)
+    n_steps = validate.integer("n_steps", n_steps, 10, 10**7)
+    if x0 is not None:
+        x0 = _vector("x0", x0, ndim)
+        if init_scale is not None:
+            init_scale = _vector("init_scale", init_scale, ndim, lo=0.0)
+    log_post = _make_log_posterior(log_likelihood, params)
     p0 = _start(log_post, params, n_walkers, x0, init_scale, rng=rng)
     state = emcee.State(p0, random_state=legacy_random_state(rng).get_state())
     sampler = emcee.EnsembleSampler(n_walkers, ndim, log_post, vectorize=True, moves=moves)
@@ -335,7 +382,9 @@ def fit_max_posterior(log_likelihood: Callable, params: Sequence[Parameter], x0)
     """
     from iminuit import Minuit
 
-    params = tuple(params)
+    _callable("log_likelihood", log_likelihood)
+    params = _params(params)
+    x0 = _vector("x0", x0, len(params))
     names = tuple(p.name for p in params)
 
     def cost(*theta):
