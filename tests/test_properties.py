@@ -31,8 +31,8 @@ from hypothesis.extra import numpy as hnp
 
 import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
+from juno_calib.calibration import fitting, resolution, truth
 from juno_calib.calibration import nonuniformity as nu
-from juno_calib.calibration import resolution, truth
 from juno_calib.calibration import resolution_fit as rfit
 from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
@@ -899,3 +899,36 @@ def test_residual_nonuniformity(property_log, geometry, seed, n, r_fv, shape):
     out = call(property_log, nu.residual_nonuniformity, rng.normal(1.0, 0.01, n), x, r_fv, shape)
     if out is not None:
         assert finite([out["residual"], out["raw"], out["stat"]]) and 0 <= out["residual"] <= out["raw"]
+
+
+# --- fitting: priors, posterior, the maximum-posterior fit and a short MCMC -----------------------
+
+PRIORS = (fitting.Parameter("a", fitting.Uniform(0.0, 2.0)), fitting.Parameter("b", fitting.Normal(0.5, 0.2)))
+
+
+def _gauss_ll(theta):
+    return -0.5 * np.sum(((np.asarray(theta) - [1.0, 0.4]) / 0.1) ** 2, axis=-1)
+
+
+@given(theta=array_of(-1.0, 3.0, max_len=4), params=st.sampled_from((PRIORS, PRIORS[:1], (), "ab", (1, 2))))
+def test_log_prior_and_posterior(property_log, theta, params):
+    lp = call(property_log, fitting.log_prior, theta, params)
+    if lp is not None:
+        assert not np.any(np.isnan(lp)) and np.all(lp < np.inf), "log-density: finite or -inf"
+    post = call(property_log, fitting.make_log_posterior, _gauss_ll, params)
+    if post is not None and len(params) == 2:
+        v = post(np.array([[1.0, 0.4], [3.0, 0.4]]))
+        assert np.isfinite(v[0]) and v[1] == -np.inf, "zero outside the Uniform prior"
+
+
+@given(x0=array_of(0.0, 2.0, max_len=3), scale=st.one_of(st.none(), array_of(0.0, 0.1, max_len=3)),
+       n_walkers=counts(12), seed=SEEDS)
+def test_fits(property_log, x0, scale, n_walkers, seed):
+    best = call(property_log, fitting.fit_max_posterior, _gauss_ll, PRIORS, x0)
+    if best is not None:
+        assert finite(best.values, best.errors) and np.all(best.errors > 0)
+    res = call(property_log, fitting.sample_posterior, _gauss_ll, PRIORS, rng=make_rng(seed), n_walkers=n_walkers,
+               n_steps=20, x0=None if best is None else best.values, init_scale=scale)
+    if res is not None:
+        assert finite(res.chain) and np.all((res.chain[..., 0] >= 0) & (res.chain[..., 0] <= 2)), \
+            "walkers stay in the prior's support"
