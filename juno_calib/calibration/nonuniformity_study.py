@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from ..core import validate
 from ..detector.true_detector import IMPERFECTIONS, Imperfections, TrueDetector, pmt_efficiencies
 from . import nonuniformity as nu
 from . import truth
@@ -22,6 +23,8 @@ VARIANTS = ("all", "none") + tuple(f"no_{name}" for name in IMPERFECTIONS)
 
 def variant_sets(which=VARIANTS) -> dict:
     """Imperfections switched on in every variant."""
+    if isinstance(which, str) or not isinstance(which, (list, tuple)):
+        raise TypeError(f"which must be a list of variant names (from {VARIANTS}), got {which!r}")
     out = {}
     for name in which:
         if name == "all":
@@ -31,13 +34,19 @@ def variant_sets(which=VARIANTS) -> dict:
         elif name.startswith("no_") and name[3:] in IMPERFECTIONS:
             out[name] = tuple(i for i in IMPERFECTIONS if i != name[3:])
         else:
-            raise ValueError(f"variant {name!r} is not one of {', '.join(VARIANTS)}")
+            raise ValueError(f"which: variant {name!r} is not one of {', '.join(VARIANTS)}")
     return out
 
 
 def build_truth(response, *, rng: np.random.Generator, variants=VARIANTS, n_shells: int = 16,
                 step: float = 1.2, imperfections: Imperfections | None = None) -> TrueDetector:
     """The true detector of ``response`` with one efficiency set per variant (same random draws)."""
+    from ..detector.response import DetectorResponse
+
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    validate.generator("rng", rng)
+    if imperfections is not None:
+        validate.instance("imperfections", imperfections, Imperfections, hint="Imperfections.load()")
     imp = Imperfections.load(response.pmts.config) if imperfections is None else imperfections
     sets = variant_sets(variants)
     seed = rng.integers(2**63)
@@ -62,6 +71,11 @@ class Campaign:
 def campaign(detector: TrueDetector, plan, deployment, pool, *, rng: np.random.Generator,
              variants=None) -> Campaign:
     """Run the plan with the true detector and measure every run (peak fits)."""
+    truth._detector(detector, "light_variants", "weights", "names")
+    validate.generator("rng", rng)
+    if variants is not None:
+        for v in variants:
+            validate.choice("variants", v, detector.names)
     truth.check_plan(plan, deployment)
     r_pos, r_runs = rng.spawn(2)
     x = truth.true_positions(plan, deployment, rng=r_pos)
@@ -78,6 +92,11 @@ def campaign(detector: TrueDetector, plan, deployment, pool, *, rng: np.random.G
 
 def recorded(detector: TrueDetector, events: dict, *, rng: np.random.Generator) -> dict:
     """Recorded PE of the positron events for every efficiency set: {name: (N,)}."""
+    truth._detector(detector, "names")
+    validate.generator("rng", rng)
+    if not isinstance(events, dict) or "expected" not in events:
+        raise TypeError("events must be a dict with 'expected' (truth.positron_events(...)), got "
+                        f"{type(events).__name__}")
     dark = detector.response.dark_mean["lpmt"]
     return {name: truth.record(events["expected"][:, v], dark, rng=r)
             for v, (name, r) in enumerate(zip(detector.names, rng.spawn(len(detector.names)), strict=True))}

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import check_range
 from ..detector.geometry import sample_uniform_ls
+from .truth import _detector, _pool
 
 
 def spallation_captures(detector, pool, n_events: int, *, rng: np.random.Generator,
@@ -42,6 +44,9 @@ def spallation_captures(detector, pool, n_events: int, *, rng: np.random.Generat
     dict of arrays over events: ``x_true`` (capture point), ``x_rec``, ``e_vis`` (contained
     visible energy, MeV), ``expected`` and ``pe`` (recorded, mean dark noise subtracted).
     """
+    _detector(detector, "light")
+    _pool(pool)
+    validate.generator("rng", rng)
     check_range("n_events", n_events, 100, 10**8)
     check_range("vertex_resolution_1mev", vertex_resolution_1mev, 0.0, 1000.0, unit="mm")
     geometry = detector.response.geometry
