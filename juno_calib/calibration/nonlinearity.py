@@ -39,6 +39,7 @@ import math
 import numpy as np
 from scipy.special import ndtr
 
+from ..core import validate
 from ..core.params import ParamSet, check_range
 from .fitting import Normal, Parameter, Uniform
 
@@ -89,12 +90,17 @@ def bethe_electron(t, *, z_over_a: float, mean_excitation_mev: float,
     >>> round(float(bethe_electron(1.0, z_over_a=0.55509, mean_excitation_mev=75e-6)), 2)
     1.87
     """
-    t = np.asarray(t, dtype=float)
+    t = validate.energies("t", t, 0.0, 1e3, lo_open=True)
+    z_over_a = validate.number("z_over_a", z_over_a, 0.0, 1.0, lo_open=True, unit="mol/g")
+    mean_excitation_mev = validate.number("mean_excitation_mev", mean_excitation_mev, 0.0, 0.01,
+                                          lo_open=True, unit="MeV", why="I is ~1e-4 MeV for light media")
+    k = validate.number("k", k, 0.0, 10.0, lo_open=True)
     tau = t / ELECTRON_MASS_MEV
     beta2 = 1.0 - 1.0 / (tau + 1.0) ** 2
     f = 1.0 - beta2 + (tau**2 / 8.0 - (2.0 * tau + 1.0) * math.log(2.0)) / (tau + 1.0) ** 2
     log_term = np.log(tau**2 * (tau + 2.0) / (2.0 * (mean_excitation_mev / ELECTRON_MASS_MEV) ** 2))
     return 0.5 * k * z_over_a / beta2 * (log_term + f)
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,17 +157,30 @@ class ElectronNLModel:
 
     def interpolation_matrix(self, t) -> np.ndarray:
         """(len(t), G) matrix M with ``L(t) = L_grid @ M.T`` (linear interpolation)."""
-        t = np.asarray(t, dtype=float).ravel()
+        t = validate.energies("t (kinetic energy)", t, 0.0, float(self.t[-1])).ravel()
         w = np.zeros((t.size, self.t.size))
         rows = np.arange(t.size)
-        idx, frac = locate(self.t, t)
+        idx, frac = _locate(self.t, t)
         np.add.at(w, (rows, idx), 1 - frac)
         np.add.at(w, (rows, idx + 1), frac)
         return w
 
 
+def _grid(grid) -> np.ndarray:
+    g = validate.energies("grid", grid, ndim=1, size_min=2)
+    if not np.all(np.diff(g) > 0):
+        raise ValueError(f"grid must increase strictly (kinetic-energy nodes, MeV), got {g[:5]}...")
+    return g
+
+
 def locate(grid, t):
-    check_range("kinetic energy", float(np.max(t, initial=0.0)), 0, grid[-1], unit="MeV")
+    """Interval ``idx`` of ``grid`` holding each ``t`` and the fraction ``frac`` across it."""
+    grid = _grid(grid)
+    t = validate.energies("t (kinetic energy)", t, float(grid[0]), float(grid[-1]))
+    return _locate(grid, t)
+
+
+def _locate(grid, t):
     idx = np.clip(np.searchsorted(grid, t, side="right") - 1, 0, grid.size - 2)
     frac = (t - grid[idx]) / (grid[idx + 1] - grid[idx])
     return idx, frac
@@ -174,10 +193,21 @@ def grid_weights(energy, event, n_events: int, grid, keep=None) -> np.ndarray:
     curve linear between nodes. ``energy`` (M,) deposit kinetic energies, MeV; ``event`` (M,)
     event index; ``keep`` (n_events,) bool selects events (e.g. the contained ones).
     """
+    n_events = validate.integer("n_events", n_events, 1, 10**9)
+    grid = _grid(grid)
+    energy = validate.energies("energy (kinetic energy)", energy, float(grid[0]), float(grid[-1]), ndim=1)
+    ev = np.asarray(event)
+    if ev.shape != energy.shape or (ev.size and (ev.dtype.kind not in "iu" or ev.min() < 0
+                                                 or ev.max() >= n_events)):
+        raise ValueError(f"event must hold one event index in [0, n_events = {n_events}) per energy "
+                         f"({energy.size}), got shape {ev.shape}, dtype {ev.dtype}")
+    if keep is not None and (np.shape(keep) != (n_events,) or np.asarray(keep).dtype != bool):
+        raise ValueError(f"keep must be a boolean mask of shape (n_events,) = ({n_events},), got "
+                         f"shape {np.shape(keep)}")
     keep = np.ones(n_events, bool) if keep is None else np.asarray(keep, bool)
-    sel = keep[np.asarray(event)]
-    t = np.asarray(energy, dtype=float)[sel]
-    idx, frac = locate(grid, t)
+    sel = keep[ev]
+    t = energy[sel]
+    idx, frac = _locate(grid, t)
     w = np.bincount(idx, weights=1 - frac, minlength=grid.size)
     w += np.bincount(idx + 1, weights=frac, minlength=grid.size)
     return w / max(int(keep.sum()), 1)
@@ -330,6 +360,8 @@ def run_fit(fit: NLFit, *, rng: np.random.Generator, n_walkers: int, n_steps: in
     (differential-evolution moves). Returns ``(MaxPosterior, MCMCResult)``."""
     from .fitting import de_moves, fit_max_posterior, sample_posterior
 
+    validate.instance("fit", fit, NLFit, hint="NLFit(model, peaks, ...)")
+    validate.generator("rng", rng)
     best = fit_max_posterior(fit.log_likelihood, fit.params, fit.x0)
     res = sample_posterior(fit.log_likelihood, fit.params, rng=rng, n_walkers=n_walkers,
                            n_steps=n_steps, x0=best.values, init_scale=0.1 * best.errors,
