@@ -32,6 +32,7 @@ from hypothesis.extra import numpy as hnp
 import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
 from juno_calib.calibration import fitting, resolution, truth
+from juno_calib.calibration import nonlinearity as nlin
 from juno_calib.calibration import nonuniformity as nu
 from juno_calib.calibration import resolution_fit as rfit
 from juno_calib.core import validate
@@ -932,3 +933,30 @@ def test_fits(property_log, x0, scale, n_walkers, seed):
     if res is not None:
         assert finite(res.chain) and np.all((res.chain[..., 0] >= 0) & (res.chain[..., 0] <= 2)), \
             "walkers stay in the prior's support"
+
+
+# --- non-linearity: stopping power, grid interpolation, line weights ------------------------------
+
+NL_GRID = np.concatenate([[0.0], np.geomspace(1e-3, 15.0, 40)])
+
+
+@given(t=array_of(1e-3, 20.0), i=scalar(5e-5, 1e-4), zoa=scalar(0.3, 0.6))
+def test_bethe_electron(property_log, t, i, zoa):
+    s = call(property_log, nlin.bethe_electron, t, z_over_a=zoa, mean_excitation_mev=i)
+    if s is not None:
+        assert finite(s)
+        assert np.all(s[np.asarray(t, float) > 1e-2] > 0), "stopping power > 0 above 10 keV"
+
+
+@given(t=array_of(0.0, 15.0), seed=SEEDS, n_events=counts(5))
+def test_locate_and_grid_weights(property_log, t, seed, n_events):
+    out = call(property_log, nlin.locate, NL_GRID, t)
+    if out is not None:
+        idx, frac = out
+        assert np.all((idx >= 0) & (idx < NL_GRID.size - 1)) and np.all((frac >= -1e-12) & (frac <= 1 + 1e-12))
+    n = np.size(t) if np.ndim(t) == 1 else 1
+    ev = make_rng(seed).integers(0, max(int(n_events), 1) if isinstance(n_events, int) and n_events > 0 else 1, n)
+    w = call(property_log, nlin.grid_weights, t, ev, n_events, NL_GRID)
+    if w is not None:
+        assert finite(w) and np.all(w >= -1e-12), "weights >= 0"
+        assert math.isclose(w.sum(), n / n_events, rel_tol=1e-9, abs_tol=1e-12), "one unit per deposit"
