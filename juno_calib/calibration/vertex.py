@@ -45,6 +45,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import minimize
 
+from ..core import validate
 from ..core.params import check_choice, check_range
 from ..detector.response import PMT_HAMAMATSU, PMT_NNVT, DetectorResponse, Hits
 
@@ -106,6 +107,8 @@ def charge_centre(hits: Hits, response: DetectorResponse, *, dark_subtracted: bo
     ``Q`` is the summed charge minus the expected dark charge (``dark_subtracted``): dark hits
     are spread over the whole sphere and only dilute the centre.
     """
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    validate.instance("dark_subtracted", dark_subtracted, (bool, np.bool_))
     starts, pmt, q, _ = lpmt_channels(hits)
     pos = np.asarray(response.layout.position, dtype=float)[pmt]
     ev = np.repeat(np.arange(hits.n_events), np.diff(starts))
@@ -424,14 +427,27 @@ def reconstruct_deposits(deposits, reco: VertexReco, *, rng: np.random.Generator
     mm, hits)``. ``deposits`` is a :class:`juno_calib.particles.events.Deposits` (or anything with
     ``event``, ``position``, ``e_vis``, ``n_events``); its light centre for comparison is
     :func:`light_centre`."""
+    validate.instance("reco", reco, VertexReco, hint="VertexReco.calibrate(...)")
+    validate.generator("rng", rng)
+    _deposits(deposits)
     hits = reco.response.sample_hits(deposits.event, deposits.position, deposits.e_vis, deposits.n_events,
                                      rng=rng)
     return reco.reconstruct(hits, method=method).position, hits
 
 
+def _deposits(deposits) -> None:
+    missing = [a for a in ("event", "position", "e_vis", "n_events") if not hasattr(deposits, a)]
+    if missing:
+        raise TypeError(f"deposits must be a Deposits (simulate_source(...)) with event, position, e_vis "
+                        f"and n_events, got a {type(deposits).__name__} without {', '.join(missing)}")
+    validate.positions("deposits.position", deposits.position, single=False)
+    validate.energies("deposits.e_vis", deposits.e_vis, ndim=1)
+
+
 def light_centre(deposits) -> np.ndarray:
     """The e_vis-weighted centre (n, 3) mm of each event's deposits (the point a point-source
     reconstruction aims at); NaN for events without visible energy."""
+    _deposits(deposits)
     ev = np.asarray(deposits.event)
     w = np.asarray(deposits.e_vis, dtype=float)
     pos = np.asarray(deposits.position, dtype=float)
