@@ -31,7 +31,7 @@ from hypothesis.extra import numpy as hnp
 
 import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
-from juno_calib.calibration import fitting, resolution, truth
+from juno_calib.calibration import fitting, resolution, truth, vertex
 from juno_calib.calibration import nonlinearity as nlin
 from juno_calib.calibration import nonuniformity as nu
 from juno_calib.calibration import resolution_fit as rfit
@@ -960,3 +960,17 @@ def test_locate_and_grid_weights(property_log, t, seed, n_events):
     if w is not None:
         assert finite(w) and np.all(w >= -1e-12), "weights >= 0"
         assert math.isclose(w.sum(), n / n_events, rel_tol=1e-9, abs_tol=1e-12), "one unit per deposit"
+
+
+@given(pos=positions(), e_vis=array_of(0.0, 5.0, max_len=5), seed=SEEDS, match=st.booleans())
+def test_light_centre(property_log, pos, e_vis, seed, match):
+    n_dep = np.shape(pos)[0] if np.ndim(pos) == 2 else 3
+    if match and isinstance(e_vis, np.ndarray) and e_vis.ndim == 1 and e_vis.size:
+        e_vis = np.resize(e_vis, n_dep)  # one visible energy per deposit
+    dep = SimpleNamespace(event=make_rng(seed).integers(0, 2, n_dep), position=pos, e_vis=e_vis, n_events=2)
+    c = call(property_log, vertex.light_centre, dep)
+    if c is not None:
+        ok = np.isfinite(c).all(axis=1)
+        assert c.shape == (2, 3) and np.all(np.isnan(c[~ok]))
+        r_max = np.max(np.linalg.norm(np.atleast_2d(pos), axis=1), initial=0.0)
+        assert np.all(np.linalg.norm(c[ok], axis=1) <= r_max * (1 + 1e-9) + 1e-9), "a weighted mean"

@@ -440,8 +440,15 @@ def _deposits(deposits) -> None:
     if missing:
         raise TypeError(f"deposits must be a Deposits (simulate_source(...)) with event, position, e_vis "
                         f"and n_events, got a {type(deposits).__name__} without {', '.join(missing)}")
-    validate.positions("deposits.position", deposits.position, single=False)
-    validate.energies("deposits.e_vis", deposits.e_vis, ndim=1)
+    n = validate.integer("deposits.n_events", deposits.n_events, 0, 10**9)
+    pos = validate.positions("deposits.position", deposits.position, single=False)
+    e = validate.energies("deposits.e_vis", deposits.e_vis, ndim=1)
+    ev = np.asarray(deposits.event)
+    if not (ev.shape == e.shape == pos.shape[:1]):
+        raise ValueError(f"deposits.event {ev.shape}, deposits.position {pos.shape} and deposits.e_vis "
+                         f"{e.shape} must have one row per deposit")
+    if ev.size and (ev.dtype.kind not in "iu" or ev.min() < 0 or ev.max() >= n):
+        raise ValueError(f"deposits.event must hold event indices in [0, deposits.n_events = {n})")
 
 
 def light_centre(deposits) -> np.ndarray:
