@@ -98,7 +98,7 @@ def positron_scale_posterior(config: str = "design", *, rng: np.random.Generator
     correction vs visible energy, relative to the n-H energy (a bias; its fit error is not
     propagated).
     """
-    from ..core import units
+    from ..core import units, validate
     from ..detector.response import DetectorResponse
     from ..particles.beta import B12Decay
     from ..particles.scintillator import Scintillator
@@ -106,6 +106,9 @@ def positron_scale_posterior(config: str = "design", *, rng: np.random.Generator
     from . import nonlinearity_data as nld
     from .fitting import fit_max_posterior
 
+    validate.generator("rng", rng)
+    validate.instance("use_b12", use_b12, (bool, np.bool_))
+    validate.instance("instrumental", instrumental, (bool, np.bool_))
     check_choice("method", method, ("mcmc", "laplace"))
     check_range("daq_scale", daq_scale, 0.01, 10.0)
     check_range("n_template", n_template, 1000, 1_000_000)

@@ -26,7 +26,7 @@ import dataclasses
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import check_choice, check_range, load_quantities
 from ..detector.response import DetectorResponse
 from ..hardware.deployment import Deployment, comprehensive_plan
@@ -94,6 +94,8 @@ def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
     ``n_events``), ``positrons`` (Eq. 1 fit of the positrons' truth, with ``points``),
     ``data`` (:class:`ResolutionData` of all peaks), the ``detector`` and the ``map``.
     """
+    validate.instance("settings", settings, Settings, hint="Settings()")
+    validate.generator("rng", rng)
     s = settings
     r_centre, r_dark, r_low, r_high, r_det, r_pool, r_camp, r_spall, r_pos, r_rec = rng.spawn(10)
     response = DetectorResponse.load(s.config)
@@ -171,6 +173,8 @@ def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
 
 def run(settings: Settings, *, rng: np.random.Generator) -> dict:
     """:func:`measure`, then the Bayesian fit; adds ``fit`` (ResolutionFit) and ``params``."""
+    validate.instance("settings", settings, Settings, hint="Settings()")
+    validate.generator("rng", rng)
     r_meas, r_fit = rng.spawn(2)
     m = measure(settings, rng=r_meas)
     params = default_parameters(1.0 / np.sqrt(m["light_yield"]), a_prior_rel=settings.a_prior_rel,
