@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from ..core import validate
 from .nonlinearity import ELECTRON_MASS_MEV, B12Data, ElectronNLModel, NLFitConfig, grid_weights, locate
 
 __all__ = ["ELECTRON_MASS_MEV", "LINES", "Line", "annihilation_weights", "b12_data", "b12_sample",
@@ -65,23 +66,38 @@ def measure_peak(pe, *, dark_pe: float, guess_pe: float, window: float = 0.2) ->
     """
     from .resolution import fit_peak
 
-    x = np.asarray(pe, dtype=float) - dark_pe
+    pe = validate.array("pe", pe, ndim=1)
+    dark_pe = validate.number("dark_pe", dark_pe, 0.0, 1e8, unit="")
+    guess_pe = validate.number("guess_pe", guess_pe, 0.0, 1e9, lo_open=True, unit="")
+    window = validate.number("window", window, 0.0, 1.0, lo_open=True)
+    x = pe - dark_pe
     sel = x[np.abs(x / guess_pe - 1.0) < window]
     return fit_peak(sel)
 
 
 def line_events(line: Line, deposits, tol: float = 1e-3):
     """(n_events,) bool: events whose deposited energy is the full line within ``tol`` MeV."""
+    validate.instance("line", line, Line, hint="LINES[0]")
+    if not hasattr(deposits, "per_event"):
+        raise TypeError(f"deposits must be a Deposits (simulate_source(...)), got {type(deposits).__name__}")
+    validate.number("tol", tol, 0.0, 1.0, lo_open=True, unit="MeV")
     return np.abs(deposits.per_event("energy") - line.energy) < tol
 
 
 def programme_events(line: Line, config: str = "design") -> int:
     """Decays (or neutrons) of ``line``'s source in its comprehensive-programme run at the
     centre: activity x Table 2 DAQ time (the centre point of a multi-point row)."""
+    from ..core.params import CONFIGS
     from ..hardware.programme import load_table2
     from ..hardware.sources import get_source
 
-    row = next(r for r in load_table2() if r.programme == "comprehensive" and r.source == line.source)
+    validate.instance("line", line, Line, hint="LINES[0]")
+    validate.choice("config", config, CONFIGS)
+    rows = [r for r in load_table2() if r.programme == "comprehensive" and r.source == line.source]
+    if not rows:
+        raise ValueError(f"line.source = {line.source!r} has no run in the comprehensive programme "
+                         "of Table 2")
+    row = rows[0]
     return int(round(get_source(line.source, config).activity * row.daq_time / row.points))
 
 
