@@ -33,6 +33,7 @@ import juno_calib
 from juno_calib.calibration import dual_calorimetry as dcal
 from juno_calib.calibration import fitting, resolution, truth, vertex
 from juno_calib.calibration import nonlinearity as nlin
+from juno_calib.calibration import nonlinearity_data as nld
 from juno_calib.calibration import nonuniformity as nu
 from juno_calib.calibration import resolution_fit as rfit
 from juno_calib.core import validate
@@ -974,3 +975,15 @@ def test_light_centre(property_log, pos, e_vis, seed, match):
         assert c.shape == (2, 3) and np.all(np.isnan(c[~ok]))
         r_max = np.max(np.linalg.norm(np.atleast_2d(pos), axis=1), initial=0.0)
         assert np.all(np.linalg.norm(c[ok], axis=1) <= r_max * (1 + 1e-9) + 1e-9), "a weighted mean"
+
+
+@given(seed=SEEDS, n=st.integers(0, 400), dark=scalar(0.0, 100.0), guess=scalar(500.0, 2000.0),
+       window=scalar(0.05, 0.5), line=st.sampled_from(nld.LINES + ("Cs137",)))
+def test_measure_peak_and_programme_events(property_log, seed, n, dark, guess, window, line):
+    pe = make_rng(seed).poisson(1000.0 + 30.0, n).astype(float)
+    pk = call(property_log, nld.measure_peak, pe, dark_pe=dark, guess_pe=guess, window=window)
+    if pk is not None:
+        assert math.isfinite(pk["mean"]) and pk["sigma"] > 0
+    k = call(property_log, nld.programme_events, line)
+    if k is not None:
+        assert isinstance(k, int) and k > 0, "a run records decays"

@@ -72,6 +72,9 @@ def measure_peak(pe, *, dark_pe: float, guess_pe: float, window: float = 0.2) ->
     window = validate.number("window", window, 0.0, 1.0, lo_open=True)
     x = pe - dark_pe
     sel = x[np.abs(x / guess_pe - 1.0) < window]
+    if sel.size < 20:
+        raise ValueError(f"pe: only {sel.size} of {pe.size} events lie within window = {window:g} of "
+                         f"guess_pe = {guess_pe:g} (dark-subtracted); the peak fit needs at least 20")
     return fit_peak(sel)
 
 
