@@ -1,0 +1,225 @@
+"""The registry of studies an ensemble can repeat: name -> function(rng, **params) -> dict of floats.
+
+A study is one pseudo-experiment of a calibration (or reach) analysis: it simulates what the
+experiment would record with its own random generator, runs the analysis on it and returns the
+fitted numbers with their quoted errors. :func:`register_study` declares its parameters with
+defaults and allowed values, so that a whole grid is checked before any worker starts.
+
+Registered here:
+
+``resolution_center``
+    the chapter-3 resolution fit: electrons of ten kinetic energies at the detector centre through
+    the total-PE path, the relative width of each line, Eq. 1 of seed 000 fitted
+    (:func:`juno_calib.calibration.resolution.fit_resolution`) -> a, c, b², ā with their errors.
+``calibration_peak``
+    the peak of a Table-1 source deployed on the z axis, fitted as the calibration does
+    (:func:`juno_calib.calibration.peak_statistics.simulated_peak`) -> peak position in PE and its
+    relative width, with their fit errors.
+
+The full non-uniformity calibration (chapter 5) and the non-linearity fit (chapter 6) are added by
+the adapters at the end of this module once those analyses expose one-call entry points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..core.params import CONFIGS
+
+_TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyParameter:
+    """A parameter of a study: default, type, allowed range or choices, help text."""
+
+    name: str
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self.choices))
+        lo = "-inf" if self.min is None else f"{self.min:g}"
+        hi = "inf" if self.max is None else f"{self.max:g}"
+        return f"{_TYPES[self.type]} in [{lo}, {hi}]"
+
+    def convert(self, value: Any) -> Any:
+        """``value`` (a Python value or command-line text) as this parameter's type, checked."""
+        import ast
+
+        typ = self.type
+        if isinstance(value, str) and typ is not str:
+            try:
+                value = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                raise TypeError(f"study parameter {self.name!r} must be {_TYPES[typ]}, got {value!r}; "
+                                f"allowed: {self.describe()}") from None
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if typ is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
+            raise TypeError(f"study parameter {self.name!r} must be {_TYPES[typ]}, got {value!r} "
+                            f"({type(value).__name__}); allowed: {self.describe()}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"study parameter {self.name!r} = {value!r} is not allowed; {self.describe()}")
+        if typ in (int, float) and ((self.min is not None and value < self.min)
+                                    or (self.max is not None and value > self.max) or value != value):
+            raise ValueError(f"study parameter {self.name!r} = {value!r} is outside the allowed range: "
+                             f"{self.describe()}")
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A registered study: ``func(rng, **params)`` returns a dict of floats named in ``outputs``."""
+
+    name: str
+    func: Callable[..., dict]
+    parameters: dict[str, StudyParameter]
+    outputs: tuple[str, ...]
+    doc: str = ""
+
+    def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every parameter's value: the defaults updated with ``given`` (checked; unknown names raise)."""
+        given = dict(given or {})
+        unknown = [k for k in given if k not in self.parameters]
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for study {self.name}; "
+                             "valid parameters:\n" + self.parameter_help())
+        return {k: (p.convert(given[k]) if k in given else p.default) for k, p in self.parameters.items()}
+
+    def parameter_help(self) -> str:
+        return "\n".join(f"  {p.name} ({_TYPES[p.type]}, default {p.default!r}; {p.describe()})"
+                         + (f": {p.help}" if p.help else "") for p in self.parameters.values())
+
+    def __call__(self, rng: np.random.Generator, **params) -> dict[str, float]:
+        out = self.func(rng=rng, **params)
+        missing = [k for k in self.outputs if k not in out]
+        if missing:
+            raise RuntimeError(f"study {self.name} did not return {missing}")
+        return {k: float(out[k]) for k in self.outputs}
+
+
+_REGISTRY: dict[str, Study] = {}
+
+
+def register_study(name: str, *, outputs: tuple[str, ...], **parameters: dict):
+    """Decorator registering ``func(*, rng, **params) -> dict`` as study ``name``.
+
+    ``parameters``: one dict per parameter, ``{"default": ..., "min": ..., "max": ...,
+    "choices": [...], "help": "..."}``; the default fixes the type.
+    """
+    def wrap(func):
+        params = {k: StudyParameter(name=k, default=spec["default"], help=spec.get("help", ""),
+                                    min=spec.get("min"), max=spec.get("max"),
+                                    choices=tuple(spec["choices"]) if "choices" in spec else None)
+                  for k, spec in parameters.items()}
+        _REGISTRY[name] = Study(name=name, func=func, parameters=params, outputs=tuple(outputs),
+                                doc=(func.__doc__ or "").strip())
+        return func
+    return wrap
+
+
+def studies() -> dict[str, Study]:
+    """Every registered study by name."""
+    return dict(_REGISTRY)
+
+
+def get_study(name: str | Study) -> Study:
+    """The study called ``name`` (a :class:`Study` is returned as it is)."""
+    if isinstance(name, Study):
+        return name
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown study {name!r}; studies: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+# -- the detector a worker needs, loaded once per worker process -------------------------------
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _detector_cached(config: str):
+    from ..detector.response import DetectorResponse
+    from ..particles.scintillator import Scintillator
+
+    return DetectorResponse.load(config), Scintillator.load(config)
+
+
+def detector(config: str):
+    """``(DetectorResponse, Scintillator)`` of ``config`` at chapter 3's default map (64 x 17),
+    built once per worker process (deterministic: no random numbers go into it)."""
+    with _LOCK:
+        return _detector_cached(config)
+
+
+# -- studies -------------------------------------------------------------------------------------
+#: Kinetic energies of the resolution fit, MeV (the grid of chapter 3).
+RESOLUTION_ENERGIES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0)
+
+
+@register_study(
+    "resolution_center",
+    outputs=("a_pct", "a_err_pct", "c_pct", "c_err_pct", "b2", "b2_err", "a_eff_pct", "sigma_1mev"),
+    config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
+    n_events={"default": 4000, "min": 200, "max": 1_000_000, "help": "electrons per energy"},
+)
+def resolution_center(*, rng, config: str, n_events: int) -> dict:
+    """Chapter 3's resolution fit: electrons of :data:`RESOLUTION_ENERGIES` at the centre, the PE
+    of the LPMT (dark mean subtracted) over the light yield at the centre as the energy, the
+    relative width of each line (error sigma/sqrt(2(n-1))) and Eq. 1 fitted. Percent for a, c, ā."""
+    from ..calibration.resolution import fit_resolution, resolution_curve
+    from ..particles.events import simulate_electrons
+
+    resp, scint = detector(config)
+    t = np.asarray(RESOLUTION_ENERGIES)
+    ele = simulate_electrons(np.repeat(t, n_events), np.zeros(3), rng=rng, scint=scint)
+    tot = resp.sample(ele, rng=rng)
+    ly = resp.total_map.center["lpmt"]
+    e = ((tot.lpmt - resp.dark_mean["lpmt"]) / ly).reshape(len(t), n_events)
+    e_vis = e.mean(axis=1)
+    res = e.std(axis=1, ddof=1) / e_vis
+    fit = fit_resolution(e_vis, res, res / math.sqrt(2 * (n_events - 1)))
+    return {"a_pct": 100 * fit["a"], "a_err_pct": 100 * fit["a_err"], "c_pct": 100 * fit["c"],
+            "c_err_pct": 100 * fit["c_err"], "b2": fit["b2"], "b2_err": fit["b2_err"],
+            "a_eff_pct": 100 * fit["a_eff"],
+            "sigma_1mev": float(resolution_curve(1.0, fit["a"], fit["b"], fit["c"]))}
+
+
+@register_study(
+    "calibration_peak",
+    outputs=("mean_pe", "mean_pe_err", "sigma_rel", "sigma_rel_err", "e_vis", "visible_fraction"),
+    source={"default": "Ge68", "choices": ("Cs137", "Mn54", "Co60", "K40", "Ge68", "AmBe", "AmC"),
+            "help": "Table-1 source (neutron sources: their capture peak)"},
+    r_m={"default": 0.0, "min": 0.0, "max": 17.2,
+         "help": "source position on the z axis, m (ACU/CLS reach; the capsule stays inside the LS)"},
+    n_events={"default": 2000, "min": 200, "max": 1_000_000, "help": "events in the peak branch"},
+    config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
+)
+def calibration_peak(*, rng, source: str, r_m: float, n_events: int, config: str) -> dict:
+    """One calibration run: ``n_events`` decays of ``source`` at (0, 0, r), its peak fitted (Gaussian
+    within 2 sigma) in PE and in visible energy."""
+    from ..calibration.peak_statistics import simulated_peak
+    from ..core import units
+    from ..hardware.sources import get_source
+
+    resp, scint = detector(config)
+    out = simulated_peak(get_source(source), [0.0, 0.0, r_m * units.m], n_events, rng=rng,
+                         response=resp, scint=scint)
+    return {k: float(v[0]) for k, v in out.items()}
