@@ -44,16 +44,17 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, *,
                   processes: bool = True, dashboard: bool = True):
     """A :class:`distributed.LocalCluster`: ``n_workers`` (default: :func:`machine_cores`) workers of
     ``threads_per_worker`` threads, in separate processes unless ``processes=False`` (threads of this
-    process: cheaper to start, for tests and small ensembles). The dashboard on port 8787 (or a free
-    port) unless ``dashboard=False``."""
+    process: cheaper to start, for tests and small ensembles). The dashboard on port 8787 (the next
+    free port if taken) unless ``dashboard=False``."""
     from distributed import LocalCluster
 
     n_workers = machine_cores() if n_workers is None else n_workers
     check_range("n_workers", n_workers, 1, 1024)
     check_range("threads_per_worker", threads_per_worker, 1, 256)
     return LocalCluster(n_workers=int(n_workers), threads_per_worker=int(threads_per_worker),
-                        processes=processes, dashboard_address=":8787" if dashboard else None,
-                        silence_logs=40)
+                        processes=processes, silence_logs=40,
+                        # without the dashboard the scheduler's HTTP server still starts: a free port
+                        dashboard_address=":8787" if dashboard else ":0")
 
 
 def farm_cluster(farm: str, jobs: int = 1, **overrides):

@@ -181,9 +181,11 @@ RESOLUTION_ENERGIES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0)
     n_events={"default": 4000, "min": 200, "max": 1_000_000, "help": "electrons per energy"},
 )
 def resolution_center(*, rng, config: str, n_events: int) -> dict:
-    """Chapter 3's resolution fit: electrons of :data:`RESOLUTION_ENERGIES` at the centre, the PE
-    of the LPMT (dark mean subtracted) over the light yield at the centre as the energy, the
-    relative width of each line (error sigma/sqrt(2(n-1))) and Eq. 1 fitted. Percent for a, c, ā."""
+    """Chapter 3's resolution fit at the centre (Eq. 1 of seed 000).
+
+    Electrons of :data:`RESOLUTION_ENERGIES` at the centre, the PE of the LPMT (dark mean
+    subtracted) over the light yield at the centre as the energy, the relative width of each line
+    (error sigma/sqrt(2(n-1))) and Eq. 1 fitted. Percent for a, c, ā."""
     from ..calibration.resolution import fit_resolution, resolution_curve
     from ..particles.events import simulate_electrons
 
@@ -213,8 +215,10 @@ def resolution_center(*, rng, config: str, n_events: int) -> dict:
     config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
 )
 def calibration_peak(*, rng, source: str, r_m: float, n_events: int, config: str) -> dict:
-    """One calibration run: ``n_events`` decays of ``source`` at (0, 0, r), its peak fitted (Gaussian
-    within 2 sigma) in PE and in visible energy."""
+    """One calibration run: a source's peak at (0, 0, r) fitted in PE and in visible energy.
+
+    ``n_events`` decays in the peak branch (Gaussian fit within 2 sigma,
+    :func:`juno_calib.calibration.peak_statistics.simulated_peak`)."""
     from ..calibration.peak_statistics import simulated_peak
     from ..core import units
     from ..hardware.sources import get_source
