@@ -1,7 +1,7 @@
 """A chapter over a Cartesian grid of its parameters, one executed notebook per run, on Dask.
 
 Every run goes through :func:`juno_calib.book.runner.run_chapter` (the runner of ``juno-calib run``)
-and lands in its own folder ``OUT/<name=value>__.../`` with the executed notebook, ``glued.json``
+and lands in its own folder ``OUT/<name=value>__...[__fast]/`` with the executed notebook, ``glued.json``
 (every glued scalar) and ``params.json`` (the chapter, every parameter's value, ``fast``, and the
 SHA-256 of the chapter's source). A rerun skips a run whose three files exist and whose
 ``params.json`` matches (``force`` redoes it); a changed chapter source therefore reruns. The
@@ -92,7 +92,8 @@ def plan_sweep(chapter: str | Chapter, grid: Mapping[str, Sequence], *, out_dir:
         text = dict(zip(grid, combo, strict=True))
         given = chapter.resolve(text, fast=False)  # converted and checked
         full = defaults | chapter.resolve(text, fast=fast)
-        runs.append(SweepRun(given=given, parameters=full, folder=out / _slug(given)))
+        folder = out / (_slug(given) + ("__fast" if fast else ""))
+        runs.append(SweepRun(given=given, parameters=full, folder=folder))
     if len({r.folder for r in runs}) != len(runs):
         raise ValueError(f"the grid {grid} has repeated points")
     return chapter, runs

@@ -180,6 +180,20 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
                           failures=failures)
 
 
+def _setup(study: Study, points: list[dict[str, Any]]) -> None:
+    for params in points:
+        study.setup(**params)
+
+
+def warm_up(client, study: str | Study, params: Mapping[str, Any] | None = None,
+            grid: Mapping[str, Sequence] | None = None) -> None:
+    """Run the study's ``setup`` (e.g. loading the detector response) on every worker of ``client``
+    for every grid point, so that timings of toys do not include it."""
+    study = get_study(study)
+    if study.setup is not None:
+        client.run(_setup, study, grid_points(study, params, grid))
+
+
 def summary(values, errors) -> dict[str, float]:
     """How well quoted errors describe an ensemble: ``mean``, ``spread`` (standard deviation),
     ``median_error`` (median quoted error), ``ratio`` = spread / median_error (1 if the quoted errors

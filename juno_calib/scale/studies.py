@@ -87,13 +87,15 @@ class StudyParameter:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """A registered study: ``func(rng, **params)`` returns a dict of floats named in ``outputs``."""
+    """A registered study: ``func(rng, **params)`` returns a dict of floats named in ``outputs``;
+    ``setup(**params)``, if given, builds what a worker needs once (e.g. the detector response)."""
 
     name: str
     func: Callable[..., dict]
     parameters: dict[str, StudyParameter]
     outputs: tuple[str, ...]
     doc: str = ""
+    setup: Callable[..., Any] | None = None
 
     def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every parameter's value: the defaults updated with ``given`` (checked; unknown names raise)."""
@@ -119,11 +121,14 @@ class Study:
 _REGISTRY: dict[str, Study] = {}
 
 
-def register_study(name: str, *, outputs: tuple[str, ...], **parameters: dict):
+def register_study(name: str, *, outputs: tuple[str, ...], setup: Callable[..., Any] | None = None,
+                   **parameters: dict):
     """Decorator registering ``func(*, rng, **params) -> dict`` as study ``name``.
 
     ``parameters``: one dict per parameter, ``{"default": ..., "min": ..., "max": ...,
-    "choices": [...], "help": "..."}``; the default fixes the type.
+    "choices": [...], "help": "..."}``; the default fixes the type. ``setup(**params)``: what a
+    worker builds once before its first toy (run on every worker by
+    :func:`juno_calib.scale.ensemble.warm_up`).
     """
     def wrap(func):
         params = {k: StudyParameter(name=k, default=spec["default"], help=spec.get("help", ""),
@@ -131,7 +136,7 @@ def register_study(name: str, *, outputs: tuple[str, ...], **parameters: dict):
                                     choices=tuple(spec["choices"]) if "choices" in spec else None)
                   for k, spec in parameters.items()}
         _REGISTRY[name] = Study(name=name, func=func, parameters=params, outputs=tuple(outputs),
-                                doc=(func.__doc__ or "").strip())
+                                doc=(func.__doc__ or "").strip(), setup=setup)
         return func
     return wrap
 
@@ -159,12 +164,19 @@ def _detector_cached(config: str):
     from ..detector.response import DetectorResponse
     from ..particles.scintillator import Scintillator
 
-    return DetectorResponse.load(config), Scintillator.load(config)
+    resp = DetectorResponse.load(config)
+    resp.total_map  # noqa: B018  (built lazily on first use: build it here, in the worker's set-up)
+    return resp, Scintillator.load(config)
+
+
+def _setup_detector(*, config: str, **_) -> None:
+    detector(config)
 
 
 def detector(config: str):
     """``(DetectorResponse, Scintillator)`` of ``config`` at chapter 3's default map (64 x 17),
-    built once per worker process (deterministic: no random numbers go into it)."""
+    built once per worker process, total-PE map included (a few seconds; deterministic: no random
+    numbers go into it)."""
     with _LOCK:
         return _detector_cached(config)
 
@@ -176,7 +188,9 @@ RESOLUTION_ENERGIES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0)
 
 @register_study(
     "resolution_center",
-    outputs=("a_pct", "a_err_pct", "c_pct", "c_err_pct", "b2", "b2_err", "a_eff_pct", "sigma_1mev"),
+    outputs=("a_pct", "a_err_pct", "c_pct", "c_err_pct", "b2", "b2_err", "a_eff_pct", "sigma_1mev",
+             "a2_free", "a2_free_err"),
+    setup=_setup_detector,
     config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
     n_events={"default": 4000, "min": 200, "max": 1_000_000, "help": "electrons per energy"},
 )
@@ -185,7 +199,8 @@ def resolution_center(*, rng, config: str, n_events: int) -> dict:
 
     Electrons of :data:`RESOLUTION_ENERGIES` at the centre, the PE of the LPMT (dark mean
     subtracted) over the light yield at the centre as the energy, the relative width of each line
-    (error sigma/sqrt(2(n-1))) and Eq. 1 fitted. Percent for a, c, ā."""
+    (error sigma/sqrt(2(n-1))) and Eq. 1 fitted. Percent for a, c, ā; ``a2_free`` (%²) and its
+    error: the same linear fit of (sigma/E)² without the bound b² >= 0."""
     from ..calibration.resolution import fit_resolution, resolution_curve
     from ..particles.events import simulate_electrons
 
@@ -197,8 +212,15 @@ def resolution_center(*, rng, config: str, n_events: int) -> dict:
     e = ((tot.lpmt - resp.dark_mean["lpmt"]) / ly).reshape(len(t), n_events)
     e_vis = e.mean(axis=1)
     res = e.std(axis=1, ddof=1) / e_vis
-    fit = fit_resolution(e_vis, res, res / math.sqrt(2 * (n_events - 1)))
-    return {"a_pct": 100 * fit["a"], "a_err_pct": 100 * fit["a_err"], "c_pct": 100 * fit["c"],
+    res_err = res / math.sqrt(2 * (n_events - 1))
+    fit = fit_resolution(e_vis, res, res_err)
+    # the same weighted linear fit of (sigma/E)^2 without the bound b^2 >= 0: its a^2 and error
+    w = 1.0 / (2.0 * res * res_err)
+    design = np.stack([1.0 / e_vis, np.ones_like(e_vis), 1.0 / e_vis**2], axis=1) * w[:, None]
+    coef = np.linalg.lstsq(design, res**2 * w, rcond=None)[0]
+    cov = np.linalg.inv(design.T @ design)
+    return {"a2_free": 1e4 * coef[0], "a2_free_err": 1e4 * math.sqrt(cov[0, 0]),
+            "a_pct": 100 * fit["a"], "a_err_pct": 100 * fit["a_err"], "c_pct": 100 * fit["c"],
             "c_err_pct": 100 * fit["c_err"], "b2": fit["b2"], "b2_err": fit["b2_err"],
             "a_eff_pct": 100 * fit["a_eff"],
             "sigma_1mev": float(resolution_curve(1.0, fit["a"], fit["b"], fit["c"]))}
@@ -207,6 +229,7 @@ def resolution_center(*, rng, config: str, n_events: int) -> dict:
 @register_study(
     "calibration_peak",
     outputs=("mean_pe", "mean_pe_err", "sigma_rel", "sigma_rel_err", "e_vis", "visible_fraction"),
+    setup=_setup_detector,
     source={"default": "Ge68", "choices": ("Cs137", "Mn54", "Co60", "K40", "Ge68", "AmBe", "AmC"),
             "help": "Table-1 source (neutron sources: their capture peak)"},
     r_m={"default": 0.0, "min": 0.0, "max": 17.2,
