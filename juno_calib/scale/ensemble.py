@@ -125,7 +125,7 @@ def _run_toys(study: Study, jobs: list[tuple[int, int, dict, np.random.SeedSeque
 
 def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[str, Any] | None = None,
                  grid: Mapping[str, Sequence] | None = None, client=None, toys_per_task: int = 1,
-                 progress: bool = True) -> EnsembleResult:
+                 progress: bool = True, setup: bool = True) -> EnsembleResult:
     """``n_toys`` pseudo-experiments of ``study`` at ``params`` (at every point of ``grid``).
 
     Parameters
@@ -139,6 +139,8 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
     toys_per_task : toys grouped into one Dask task (amortises the scheduler's per-task cost for
         toys of a few milliseconds; results do not depend on it).
     progress : a tqdm progress bar on stderr.
+    setup : first prepare the workers with the study's ``setup`` (:func:`warm_up`); without it
+        every worker builds what it needs at its first toy (same results, more time).
     """
     study = get_study(study)
     check_range("n_toys", n_toys, 1, 1_000_000)
@@ -147,6 +149,8 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
     streams = toy_streams(seed, n_toys)
     jobs = [(p, i, points[p], streams[i]) for p in range(len(points)) for i in range(n_toys)]
     chunks = [jobs[k:k + toys_per_task] for k in range(0, len(jobs), toys_per_task)]
+    if client is not None and setup and study.setup is not None:
+        study.setup(client, points)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), desc=f"{study.name}", unit="toy", disable=not progress, file=sys.stderr)
@@ -180,18 +184,13 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
                           failures=failures)
 
 
-def _setup(study: Study, points: list[dict[str, Any]]) -> None:
-    for params in points:
-        study.setup(**params)
-
-
 def warm_up(client, study: str | Study, params: Mapping[str, Any] | None = None,
             grid: Mapping[str, Sequence] | None = None) -> None:
-    """Run the study's ``setup`` (e.g. loading the detector response) on every worker of ``client``
-    for every grid point, so that timings of toys do not include it."""
+    """Prepare every worker of ``client`` for the study at ``params``/``grid`` with the study's
+    ``setup`` (e.g. the detector response, built once and sent to the workers)."""
     study = get_study(study)
     if study.setup is not None:
-        client.run(_setup, study, grid_points(study, params, grid))
+        study.setup(client, grid_points(study, params, grid))
 
 
 def summary(values, errors) -> dict[str, float]:

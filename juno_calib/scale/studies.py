@@ -26,7 +26,6 @@ import dataclasses
 import math
 import threading
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -88,7 +87,8 @@ class StudyParameter:
 @dataclasses.dataclass(frozen=True)
 class Study:
     """A registered study: ``func(rng, **params)`` returns a dict of floats named in ``outputs``;
-    ``setup(**params)``, if given, builds what a worker needs once (e.g. the detector response)."""
+    ``setup(client, points)``, if given, prepares every worker of a Dask client for the parameter
+    ``points`` (e.g. builds the detector response once here and sends it to the workers)."""
 
     name: str
     func: Callable[..., dict]
@@ -126,9 +126,8 @@ def register_study(name: str, *, outputs: tuple[str, ...], setup: Callable[..., 
     """Decorator registering ``func(*, rng, **params) -> dict`` as study ``name``.
 
     ``parameters``: one dict per parameter, ``{"default": ..., "min": ..., "max": ...,
-    "choices": [...], "help": "..."}``; the default fixes the type. ``setup(**params)``: what a
-    worker builds once before its first toy (run on every worker by
-    :func:`juno_calib.scale.ensemble.warm_up`).
+    "choices": [...], "help": "..."}``; the default fixes the type. ``setup(client, points)``:
+    prepares the workers before the first toy (called by :func:`juno_calib.scale.ensemble.warm_up`).
     """
     def wrap(func):
         params = {k: StudyParameter(name=k, default=spec["default"], help=spec.get("help", ""),
@@ -155,30 +154,37 @@ def get_study(name: str | Study) -> Study:
     return _REGISTRY[name]
 
 
-# -- the detector a worker needs, loaded once per worker process -------------------------------
+# -- the detector a worker needs: built once, here or on the worker ----------------------------
 _LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=2)
-def _detector_cached(config: str):
-    from ..detector.response import DetectorResponse
-    from ..particles.scintillator import Scintillator
-
-    resp = DetectorResponse.load(config)
-    resp.total_map  # noqa: B018  (built lazily on first use: build it here, in the worker's set-up)
-    return resp, Scintillator.load(config)
-
-
-def _setup_detector(*, config: str, **_) -> None:
-    detector(config)
+_DETECTORS: dict[str, tuple] = {}  # a per-process cache (config -> (response, scintillator))
 
 
 def detector(config: str):
     """``(DetectorResponse, Scintillator)`` of ``config`` at chapter 3's default map (64 x 17),
-    built once per worker process, total-PE map included (a few seconds; deterministic: no random
-    numbers go into it)."""
+    total-PE map included (several seconds to build; deterministic: no random numbers go into it).
+    Built once per process, or received from the client (:func:`send_detectors`)."""
     with _LOCK:
-        return _detector_cached(config)
+        if config not in _DETECTORS:
+            from ..detector.response import DetectorResponse
+            from ..particles.scintillator import Scintillator
+
+            resp = DetectorResponse.load(config)
+            resp.total_map  # noqa: B018  (built lazily on first use: build it now)
+            _DETECTORS[config] = (resp, Scintillator.load(config))
+        return _DETECTORS[config]
+
+
+def _install_detectors(built: dict[str, tuple]) -> None:
+    with _LOCK:
+        for config, pair in built.items():
+            _DETECTORS.setdefault(config, pair)
+
+
+def send_detectors(client, points) -> None:
+    """Build the detector of every ``config`` among ``points`` once in this process and send it to
+    every worker of ``client`` (~3 MB each) instead of letting each worker build its own."""
+    built = {c: detector(c) for c in sorted({p["config"] for p in points})}
+    client.run(_install_detectors, built)
 
 
 # -- studies -------------------------------------------------------------------------------------
@@ -190,7 +196,7 @@ RESOLUTION_ENERGIES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0)
     "resolution_center",
     outputs=("a_pct", "a_err_pct", "c_pct", "c_err_pct", "b2", "b2_err", "a_eff_pct", "sigma_1mev",
              "a2_free", "a2_free_err"),
-    setup=_setup_detector,
+    setup=send_detectors,
     config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
     n_events={"default": 4000, "min": 200, "max": 1_000_000, "help": "electrons per energy"},
 )
@@ -229,7 +235,7 @@ def resolution_center(*, rng, config: str, n_events: int) -> dict:
 @register_study(
     "calibration_peak",
     outputs=("mean_pe", "mean_pe_err", "sigma_rel", "sigma_rel_err", "e_vis", "visible_fraction"),
-    setup=_setup_detector,
+    setup=send_detectors,
     source={"default": "Ge68", "choices": ("Cs137", "Mn54", "Co60", "K40", "Ge68", "AmBe", "AmC"),
             "help": "Table-1 source (neutron sources: their capture peak)"},
     r_m={"default": 0.0, "min": 0.0, "max": 17.2,
