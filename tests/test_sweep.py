@@ -83,7 +83,7 @@ def test_two_by_two_grid_writes_four_rows_with_their_parameters_and_reruns_skip(
     assert len(table) == 4
     assert [(r["seed"], r["n_events"]) for r in table] == [(3, 50), (3, 200), (4, 50), (4, 200)]
     for r in table:
-        assert r["status"] == "ok" and not r["reused"] and r["fail"] is False
+        assert r["status"] == "ok" and not r["reused"] and r["fail"] is False, r.get("error")
         assert r["n_events_used"] == r["n_events"]
         assert r["mean"] == pytest.approx(_expected_mean(r["seed"], r["n_events"]), rel=1e-12)
         folder = out / r["run"]

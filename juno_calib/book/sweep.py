@@ -20,6 +20,7 @@ import itertools
 import json
 import re
 import sys
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -109,6 +110,26 @@ def _is_done(run: SweepRun, chapter: Chapter, fast: bool) -> bool:
         return False
 
 
+def _in_fresh_thread(func, *args, **kwargs):
+    """``func(*args, **kwargs)`` in a new thread, which starts with an empty ``contextvars``
+    context: papermill (through jupyter_core) keeps its asyncio loop in a context variable, and a
+    Dask worker thread may carry a copied context whose loop another run is using."""
+    out: dict[str, Any] = {}
+
+    def target():
+        try:
+            out["value"] = func(*args, **kwargs)
+        except BaseException as err:  # handed back to the caller's thread
+            out["error"] = err
+
+    thread = threading.Thread(target=target, name="juno-calib-sweep-run")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def _execute(chapter_path: str, given: dict[str, Any], fast: bool, folder: str, record: dict) -> dict:
     """Worker side: one run through the runner; a failure returns its message and traceback."""
     from .runner import run_chapter, scalars
@@ -118,8 +139,8 @@ def _execute(chapter_path: str, given: dict[str, Any], fast: bool, folder: str, 
     if stale.exists():
         stale.unlink()  # the outputs below will no longer match it
     try:
-        result = run_chapter(chapter_path, given, fast=fast, out_dir=folder, json_path=folder / "glued.json",
-                             progress=False)
+        result = _in_fresh_thread(run_chapter, chapter_path, given, fast=fast, out_dir=folder,
+                                  json_path=folder / "glued.json", progress=False)
     except Exception as err:
         return {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
     (folder / "params.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

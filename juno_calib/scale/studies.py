@@ -181,9 +181,12 @@ def _install_detectors(built: dict[str, tuple]) -> None:
 
 
 def send_detectors(client, points) -> None:
-    """Build the detector of every ``config`` among ``points`` once in this process and send it to
-    every worker of ``client`` (~3 MB each) instead of letting each worker build its own."""
-    built = {c: detector(c) for c in sorted({p["config"] for p in points})}
+    """Build the detector of every ``config`` among ``points`` once (several configurations in
+    parallel, as tasks on the cluster) and send it to every worker of ``client`` (~3 MB each),
+    instead of letting each worker build its own."""
+    configs = sorted({p["config"] for p in points})
+    futures = {c: client.submit(detector, c, pure=False) for c in configs if c not in _DETECTORS}
+    built = {c: (futures[c].result() if c in futures else _DETECTORS[c]) for c in configs}
     client.run(_install_detectors, built)
 
 
