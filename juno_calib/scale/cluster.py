@@ -52,7 +52,7 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, *,
     check_range("n_workers", n_workers, 1, 1024)
     check_range("threads_per_worker", threads_per_worker, 1, 256)
     return LocalCluster(n_workers=int(n_workers), threads_per_worker=int(threads_per_worker),
-                        processes=processes, silence_logs=40,
+                        processes=processes, silence_logs=50,  # CRITICAL: no shutdown-race noise
                         # without the dashboard the scheduler's HTTP server still starts: a free port
                         dashboard_address=":8787" if dashboard else ":0")
 

@@ -16,8 +16,18 @@ Registered here:
     (:func:`juno_calib.calibration.peak_statistics.simulated_peak`) -> peak position in PE and its
     relative width, with their fit errors.
 
-The full non-uniformity calibration (chapter 5) and the non-linearity fit (chapter 6) are added by
-the adapters at the end of this module once those analyses expose one-call entry points.
+Adding a study (the full non-uniformity calibration of chapter 5 -> a, b, c, ā, residual; the
+non-linearity fit of chapter 6 -> positron bias) is one decorated function in this module that
+calls the chapter's library entry point with the toy's generator and returns plain floats, every
+fitted value next to the error the single run quotes (``x`` and ``x_err``), so that chapter 10
+can compare spread and error::
+
+    @register_study("nonuniformity", outputs=("abar_pct", "abar_err_pct", "residual_pct"),
+                    setup=send_detectors, config={"default": "design", "choices": CONFIGS},
+                    n_points={"default": 250, "min": 10, "max": 2000})
+    def nonuniformity(*, rng, config, n_points):
+        resp, scint = detector(config)
+        ...  # the chapter-5 campaign and fit with rng; return a dict of floats
 """
 
 from __future__ import annotations
