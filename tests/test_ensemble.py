@@ -124,6 +124,7 @@ def test_bad_parameters_are_refused_before_any_task(monkeypatch):
         get_study("nonsense")
     monkeypatch.setattr(cluster, "open_client", lambda *a, **k: pytest.fail("a cluster was started"))
     assert main(["ensemble", "calibration_peak", "-g", "r_m", "0,30"]) == 2
+    assert main(["ensemble", "calibration_peak", "--workers", "0"]) == 2
 
 
 def test_grid_uses_common_random_numbers():

@@ -65,6 +65,15 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _check_cluster_args(args) -> None:
+    from ..core.params import check_range
+
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 1024)
+    check_range("--threads", args.threads, 1, 256)
+    check_range("--jobs", args.jobs, 1, 100_000)
+
+
 def _client(args):
     from ..scale.cluster import open_client
 
@@ -82,6 +91,7 @@ def _cmd_sweep(args) -> int:
                 raise ValueError(f"parameter {name!r} given twice")
             grid[name] = parse_values(values)
         chapter, runs = plan_sweep(args.chapter, grid, out_dir=args.out, fast=args.fast)  # before any worker
+        _check_cluster_args(args)
     except (ValueError, TypeError) as err:
         print(f"juno-calib: error: {err}", file=sys.stderr)
         return 2
@@ -129,6 +139,7 @@ def _cmd_ensemble(args) -> int:
         points = grid_points(study, params, grid)  # every value checked before any worker starts
         if args.toys < 1 or args.seed < 0:
             raise ValueError(f"need -n >= 1 and --seed >= 0, got {args.toys} and {args.seed}")
+        _check_cluster_args(args)
     except (ValueError, TypeError) as err:
         print(f"juno-calib: error: {err}", file=sys.stderr)
         return 2
