@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 import json
 import sys
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -150,7 +151,12 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
     jobs = [(p, i, points[p], streams[i]) for p in range(len(points)) for i in range(n_toys)]
     chunks = [jobs[k:k + toys_per_task] for k in range(0, len(jobs), toys_per_task)]
     if client is not None and setup and study.setup is not None:
+        t0 = time.perf_counter()
+        if progress:
+            print(f"juno-calib: preparing the workers for {study.name} ...", file=sys.stderr, flush=True)
         study.setup(client, points)
+        if progress:
+            print(f"juno-calib: workers ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(jobs), desc=f"{study.name}", unit="toy", disable=not progress, file=sys.stderr)
