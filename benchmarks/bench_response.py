@@ -2,23 +2,30 @@
 
 Prints, in one run, events per second of
   (a) the total-PE path (:meth:`DetectorResponse.sample_total`),
-  (b) the per-PMT path (:meth:`DetectorResponse.sample_hits`: PE placed on PMTs, charges),
+  (b) the per-PMT path (:meth:`DetectorResponse.sample_hits`: PE placed on PMTs, hit times,
+      charges, LPMT channels and SPMT hits),
   (c) a plain-numpy per-PMT Poisson baseline: ``rng.poisson`` over the expectations of all
       17,612 + 25,600 PMTs per event (expectations precomputed for the fixed vertex, dark
       noise added to every PMT's mean; no charges),
   (c') the same baseline when the vertex changes from event to event, so every event also
       evaluates all PMT expectations from the per-PMT tables,
-their ratios, the peak memory of each path (tracemalloc) and of the process, and the cost per PE
-of placing PE on PMTs vs the vertex radius.
+their ratios, the peak memory of each path (tracemalloc) and of the process, the cost per PE
+of placing PE on PMTs vs the vertex radius (compiled kernel, with and without times, against
+the pure-numpy sampler), and the events per second of the likelihood vertex reconstruction
+(:mod:`juno_calib.calibration.vertex`) at 2 MeV, vertices uniform in the LS.
 
 Workloads: 2.223 MeV of visible energy at the centre (the n-H gamma of the light-yield
 calibration) and at 15 m (off-axis, where the per-PMT pattern is not isotropic), and uniformly
-distributed vertices. Usage: ``python benchmarks/bench_response.py [--events N] [--seed S]``.
+distributed vertices. Usage: ``python benchmarks/bench_response.py [--events N] [--seed S]
+[--reco-events M] [--json FILE]``; ``--json`` writes the figures (at least
+``perpmt_over_poisson_uniform`` and ``reco_events_per_s``) to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import resource
 import time
@@ -50,6 +57,8 @@ def main(argv=None) -> int:
     ap.add_argument("--events", type=int, default=2000, help="events per workload")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--config", default="design", choices=["design", "as_built"])
+    ap.add_argument("--reco-events", type=int, default=100, help="events for the reconstruction rate")
+    ap.add_argument("--json", default=None, help="write the figures to this JSON file")
     args = ap.parse_args(argv)
     rng = make_rng(args.seed)
     n = args.events
@@ -58,6 +67,10 @@ def main(argv=None) -> int:
     resp = DetectorResponse.load(args.config)
     resp.total_map, resp.tables  # noqa: B018  (build the fast paths once)
     setup = time.perf_counter() - t0
+    # compile the kernels once (numba caches them on disk) so that no workload pays for it
+    resp.sample_hits(np.arange(2), np.zeros((2, 3)), np.full(2, 1.0), 2, rng=rng)
+    figures = {"events": n, "numpy": np.__version__, "cpu_count": os.cpu_count(),
+               "load_average_1min": os.getloadavg()[0], "setup_s": setup, "workloads": {}}
     n_pmt = resp.kind.size
     dark_per_pmt = resp.dark_rate * resp.pmts.readout_window
     print(f"juno-calib response benchmark: {platform.processor() or platform.machine()}, "
@@ -112,19 +125,66 @@ def main(argv=None) -> int:
         ra, rb, rc, rc2 = n / ta, n / tb, n / tc, n / tc2
         print(f"{name:<10} {pe:>9.0f} {ra:>12.0f} {rb:>12.0f} {rc:>12.0f} {rc2:>12.0f} "
               f"{ra / rc:>7.0f} {rb / rc:>6.2f} {rb / rc2:>6.2f}   {ma:.1f} / {mb:.1f} / {mc:.1f}")
+        figures["workloads"][name] = {"pe_per_event": pe, "total": ra, "perpmt": rb, "poisson": rc,
+                                      "poisson_expect": rc2, "perpmt_over_poisson": rb / rc,
+                                      "perpmt_over_poisson_expect": rb / rc2}
+    figures["perpmt_over_poisson_uniform"] = figures["workloads"]["uniform"]["perpmt_over_poisson"]
     n_pe = 200_000
-    print(f"\nPMT placement of the per-PMT path: ns per PE ({n_pe} PE from one vertex at radius r)")
+    print(f"\nPMT placement of the per-PMT path: ns per PE ({n_pe} PE from one vertex at radius r);"
+          " numpy: the pure-numpy sampler, kernel: the compiled one, +time: with the hit time")
     radii = (0.0, 12.0, 15.0, 16.0, 17.0, 17.6)
-    print(f"{'system':<8}" + "".join(f"{f'r = {r:g} m':>12}" for r in radii))
+    print(f"{'system':<16}" + "".join(f"{f'r = {r:g} m':>12}" for r in radii))
+    figures["placement_ns_per_pe"] = {}
     for system, table in resp.tables.items():
-        cost = []
-        for r in radii:
-            x = np.array([[0.48, -0.6, 0.64]]) * r * 1e3
-            t, _ = _timed(lambda x=x, table=table: table.sample_pmts(x, np.zeros(n_pe, int), rng=rng))
-            cost.append(t / n_pe * 1e9)
-        print(f"{system:<8}" + "".join(f"{c:>12.0f}" for c in cost))
+        times = resp._time_arrays[system]
+        engines = {
+            "numpy": lambda x, table=table: table.sample_pmts(x, np.zeros(n_pe, int), rng=rng),
+            "kernel": lambda x, table=table: table.sample_pe(x, np.zeros(n_pe, int), rng=rng),
+            "kernel+time": lambda x, table=table, tm=times: table.sample_pe(x, np.zeros(n_pe, int), rng=rng,
+                                                                          times=tm),
+        }
+        for engine, fn in engines.items():
+            cost = []
+            for r in radii:
+                x = np.array([[0.48, -0.6, 0.64]]) * r * 1e3
+                t, _ = _timed(lambda x=x, fn=fn: fn(x))
+                cost.append(t / n_pe * 1e9)
+            key = f"{system} {engine}"
+            figures["placement_ns_per_pe"][key] = dict(zip(map(str, radii), cost, strict=True))
+            print(f"{system + ' ' + engine:<16}" + "".join(f"{c:>12.0f}" for c in cost))
+    place = figures["placement_ns_per_pe"]
+    speedup = [place[f"{s} numpy"][str(r)] / place[f"{s} kernel"][str(r)] for s in resp.tables for r in radii]
+    figures["kernel_speedup_placement_median"] = float(np.median(speedup))
+    print(f"compiled kernel vs numpy sampler (placement only): median speed-up {np.median(speedup):.2f}x")
+
+    # the likelihood reconstruction at 2 MeV, vertices uniform in the LS (one process, one core)
+    from juno_calib.calibration.vertex import VertexReco
+
+    t0 = time.perf_counter()
+    reco = VertexReco.calibrate(resp, rng=rng, n_time_events=100, n_radii=18, n_per_radius=8,
+                                n_fit_per_radius=3)
+    calib = time.perf_counter() - t0
+    m = args.reco_events
+    x = sample_uniform_ls(m, rng=rng)
+    hits = resp.sample_hits(np.arange(m), x, np.full(m, 2.0), m, rng=rng)
+    reco.reconstruct(hits.__class__(n_events=1, **{k: getattr(hits, k)[hits.event == 0] for k in
+                                                  ("event", "pmt", "npe", "charge", "time")},
+                                    n_pmt_lpmt=hits.n_pmt_lpmt))  # compile
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    v = reco.reconstruct(hits)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    figures.update(reco_events_per_s=m / wall, reco_events_per_cpu_s=m / cpu, reco_calibration_s=calib,
+                   reco_calls_per_event=float(np.mean(v.n_calls)))
+    print(f"\nlikelihood reconstruction, 2 MeV, {m} events uniform in the LS: {m / wall:.1f} events/s "
+          f"(wall), {m / cpu:.1f} events per CPU-second, {np.mean(v.n_calls):.0f} likelihood calls/event; "
+          f"calibration {calib:.1f} s")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess peak resident memory: {rss:.0f} MB")
+    figures["peak_rss_mb"] = rss
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(figures, fh, indent=1)
+        print(f"wrote {args.json}")
     return 0
 
 

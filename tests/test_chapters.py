@@ -17,6 +17,16 @@ CONTRACT = {
         "light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
         "sigma_over_e_1mev_center",
     ],
+    "04_vertex_reconstruction": [
+        "vertex_resolution_1mev_cm", "vertex_resolution_4mev_cm", "vertex_bias_edge_cm",
+    ],
+    "09_mass_ordering": [
+        "dchi2_stat_6y", "dchi2_6y_with_nl", "years_to_3sigma", "dchi2_6y_abar_3p12", "n_ibd_per_day",
+    ],
+    "06_nonlinearity": [
+        "nl_bias_max_positron", "nl_bias_max_positron_sources_only", "instrumental_nl_residual",
+        "kB_median", "kC_median", "tau_max", "n_eff_min",
+    ],
     "08_time_budget": [
         "daq_minutes_comprehensive", "daq_minutes_monthly", "daq_minutes_weekly",
         "calibration_hours_per_year", "livetime_fraction_lost",

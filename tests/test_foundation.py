@@ -125,3 +125,12 @@ def test_yaml_exponent_without_sign_is_read_as_a_number_and_text_with_unit_is_re
     assert q.internal == pytest.approx(1.248e9 * units.year)
     with pytest.raises(ValueError, match="entry 'half_life' has unit 'yr' but a non-numeric value 'long'"):
         params._quantity("demo", "half_life", {"value": "long", "unit": "yr", "source": "x"})
+
+
+def test_tuple_fields_are_shown_element_by_element_in_the_file_unit():
+    """An inputs-table value of a tuple field (e.g. the 12B branch energies) converts each element."""
+    from juno_calib.core.params import _fmt
+
+    assert _fmt((1.0 * units.MeV, 4.44 * units.MeV), "MeV") == "[1, 4.44] MeV"
+    assert _fmt((2.0 * units.m, 0.5 * units.m), "cm") == "[200, 50] cm"
+    assert _fmt((0.5, 0.25), "") == "[0.5, 0.25]"

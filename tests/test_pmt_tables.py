@@ -132,3 +132,17 @@ def test_per_pmt_table_matches_the_direct_calculation(response, rng):
         assert l1.max() < 1e-2, f"{s}: per-PMT table L1 error {l1.max():.2e} (bound 1%, at the TIR kink)"
         assert np.median(l1) < 1e-4, f"{s}: median per-PMT table L1 error {np.median(l1):.2e}"
         assert np.allclose(tab.sum(axis=1), d.sum(axis=1), rtol=5e-3)
+
+
+@pytest.mark.parametrize("r", [0.0, 12e3, 17.3e3])
+def test_compiled_sampler_reproduces_the_table_including_past_total_reflection(irregular, rng, r):
+    # the compiled kernel (used by sample_hits) runs the same rejection sampler PE by PE
+    x = np.array([[0.36, 0.48, 0.8]]) * r
+    n_pe = 200_000
+    k, clipped = irregular.sample_pe(x, np.zeros(n_pe, int), rng=rng, return_clipped=True)
+    p = irregular.expected(x)[0]
+    exp = n_pe * p / p.sum()
+    chi2 = float(np.sum((np.bincount(k, minlength=p.size) - exp) ** 2 / exp))
+    dof = p.size - 1
+    assert chi2 < dof + 4 * np.sqrt(2 * dof), f"r = {r / 1e3} m: chi2 = {chi2:.0f} for {dof} dof (4 sigma band)"
+    assert clipped < 1e-3

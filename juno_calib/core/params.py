@@ -159,8 +159,9 @@ class ParamSet:
 
 
 def _fmt(value, unit: str) -> str:
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_fmt(v, "") for v in units.from_internal(value, unit) if True) + "]"
+    if isinstance(value, tuple):  # e.g. the 12B branch energies: each element in the file's unit
+        text = "[" + ", ".join(_fmt(units.from_internal(v, unit) if unit else v, "") for v in value) + "]"
+        return f"{text} {unit}".strip() if unit not in ("", "1") else text
     shown = units.from_internal(value, unit) if unit else value
     text = f"{shown:.6g}" if isinstance(shown, float) else str(shown)
     return f"{text} {unit}".strip() if unit not in ("", "1") else text

@@ -120,7 +120,9 @@ class PMTTable:
     ``(theta, phi)`` (the nearest PMT to the cell centre), which partitions the sphere
     into one patch per PMT; ``cell_area`` (N,) the solid angle (sr) of each PMT's patch;
     ``bound``: the reach, in patch radii, of the sampler's acceptance bound; ``clip_mass``:
-    the share of proposals whose acceptance may exceed 1 (and be clipped).
+    the share of proposals whose acceptance may exceed 1 (and be clipped); ``scattered`` (n_r,)
+    the first-order Rayleigh part of ``T`` (independent of ``alpha``), used to tell scattered PE
+    from direct ones for their times.
     """
 
     r_ls: float
@@ -131,6 +133,7 @@ class PMTTable:
     cell_area: np.ndarray
     bound: float = 1.0
     clip_mass: float = 1e-3
+    scattered: np.ndarray | None = None
 
     @classmethod
     def build(cls, pmt_position, cathode_radius: float, aspect: float, weight, optics: Optics,
@@ -153,7 +156,8 @@ class PMTTable:
         pmt = radius * np.stack([np.sin(alpha), np.zeros_like(alpha), np.cos(alpha)], axis=1)
         direct = direct_fraction(vtx, pmt, cathode_radius, aspect, optics, r_ls, acrylic_thickness,
                                  angular_slope)
-        values = scale * (direct + rayleigh_redetected(r, direct[0, 0], optics, r_ls))
+        scattered = scale * rayleigh_redetected(r, direct[0, 0], optics, r_ls)
+        values = scale * direct + scattered
         n_t, n_p = (int(v) for v in lookup_shape)
         theta_edges = np.linspace(0.0, np.pi, n_t + 1)
         tt, pp = np.meshgrid(0.5 * (theta_edges[1:] + theta_edges[:-1]),
@@ -168,7 +172,7 @@ class PMTTable:
                 "lookup cell; use a finer grid"
             )
         return cls(r_ls=r_ls, values=values, direction=direction, weight=np.asarray(weight, float),
-                   lookup=lookup.reshape(n_t, n_p), cell_area=area)
+                   lookup=lookup.reshape(n_t, n_p), cell_area=area, scattered=scattered[:, 0])
 
     @property
     def d_r(self) -> float:
@@ -229,6 +233,83 @@ class PMTTable:
         ip = np.clip((phi * (n_p / (2 * np.pi))).astype(np.int64), 0, n_p - 1)
         return self.lookup[ic, ip]
 
+    @cached_property
+    def _envelope(self):
+        """Proposal tables of the compiled sampler: the envelope ``G`` = maximum of ``T`` (bin
+        values) within ``bound`` patch radii in ``alpha``, per row, split like ``T`` in
+        :attr:`_bins` into its floor and the rest with its CDF. A proposal drawn from ``G`` and
+        accepted with ``c w_k T_k / (A_k G_n)`` gives ``P(k) ~ w_k T_k`` (the acceptance is at most 1
+        whenever PMT ``k`` lies within the reach of the proposed direction), without the row-wide
+        bound ``B(r)`` of the numpy sampler, which is large near the total-reflection edge."""
+        t = self._bins
+        v = t["v"]
+        reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
+        g = maximum_filter1d(v, size=2 * reach + 1, axis=1, mode="nearest")
+        floor = g.min(axis=1)
+        gb = g - floor[:, None]
+        d_cos = (t["cos_edges"][:-1] - t["cos_edges"][1:])[None, :]
+        mass_b = gb * d_cos
+        norm_b = mass_b.sum(axis=1)
+        cdf = np.cumsum(mass_b, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
+        cdf[:, -1] = 1.0
+        n_r = g.shape[0]
+        small = np.int16 if self.direction.shape[0] <= np.iinfo(np.int16).max else np.int32
+        return {"v": g, "floor": floor, "norm_b": norm_b, "flat_cdf": (cdf + np.arange(n_r)[:, None]).ravel(),
+                "row_bound": np.ones(n_r), "lookup": np.ascontiguousarray(self.lookup.astype(small))}
+
+    def _vertex_terms(self, x, t=None):
+        """Per-vertex terms of the sampler for vertices ``x`` (D, 3): the axis and its frame,
+        the table row and weight in ``r``, the acceptance bound and the proposal odds (of the
+        proposal tables ``t``, default :attr:`_bins`)."""
+        t = self._bins if t is None else t
+        n_r = self.values.shape[0]
+        r = np.sqrt(np.einsum("dk,dk->d", x, x))
+        axis = np.where(r[:, None] > 0, x / np.where(r > 0, r, 1.0)[:, None], [[0.0, 0.0, 1.0]])
+        e1, e2 = _orthonormal_frame(axis)
+        i_d, w_d = _grid_cell(r, self.d_r, n_r)
+        bound_d = np.maximum(t["row_bound"][i_d], t["row_bound"][i_d + 1])
+        mass_lo, mass_hi = (1 - w_d) * t["norm_b"][i_d], w_d * t["norm_b"][i_d + 1]
+        floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
+        p_floor_d = floor_mass / (floor_mass + mass_lo + mass_hi)
+        return axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d
+
+    def sample_pe(self, vertices, source=None, *, rng: np.random.Generator, times=None,
+                  return_clipped: bool = False):
+        """Draw one PMT per PE with the compiled kernel, and optionally a time per PE.
+
+        The sampler of :meth:`sample_pmts` run PE by PE in
+        :func:`juno_calib.detector.timing.place_and_time`, with proposals from the envelope
+        :attr:`_envelope` instead of ``T`` and its row-wide bound (exact to the table as well).
+        ``times`` is ``None`` (no times; returns the PMT indices (H,)) or a mapping with the
+        time model's arrays (:meth:`juno_calib.detector.response.DetectorResponse.sample_hits`
+        builds it); then returns ``(pmt, time)``. ``return_clipped`` adds the fraction of
+        proposals whose acceptance exceeded 1.
+        """
+        from .timing import place_and_time
+
+        x = np.ascontiguousarray(np.atleast_2d(np.asarray(vertices, dtype=float)))
+        src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
+        t = self._bins
+        env = self._envelope
+        terms = self._vertex_terms(x, env)
+        if times is None:
+            z1, z3 = np.zeros(1), np.zeros((1, 3))
+            args = (False, np.zeros(self.values.shape[0]), z3, z1, np.ones(1), np.ones(1), 0.0,
+                    1.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+        else:
+            args = (True, times["scattered"], times["pmt_position"], times["tts"], times["taus"],
+                    times["weight_cdf"], times["rise"], times["r_ls"], times["r_acrylic"],
+                    times["k_ls"], times["k_acrylic"], times["k_water"], times["attenuation_length"])
+        k, tm, n_clip = place_and_time(src, x, *terms, t["v"], env["v"], env["flat_cdf"], t["cos_edges"],
+                                       t["factor"],
+                                       self.direction, env["lookup"], self.d_alpha, *args, rng)
+        out = k if times is None else (k, tm)
+        if return_clipped:
+            return out, n_clip / max(src.size, 1)
+        return out
+
     def sample_pmts(self, vertices, source=None, *, rng: np.random.Generator,
                     return_clipped: bool = False):
         """Draw one PMT per PE: indices (H,) into the system's PMTs.
@@ -250,17 +331,8 @@ class PMTTable:
         src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
         t = self._bins
         v, flat, cos_edges, factor = t["v"], t["flat_cdf"], t["cos_edges"], t["factor"]
-        n_r, n_bins = v.shape
-        r = np.sqrt(np.einsum("dk,dk->d", x, x))
-        axis = np.where(r[:, None] > 0, x / np.where(r > 0, r, 1.0)[:, None], [[0.0, 0.0, 1.0]])
-        e1, e2 = _orthonormal_frame(axis)
-        i_d, w_d = _grid_cell(r, self.d_r, n_r)
-        bound_d = np.maximum(t["row_bound"][i_d], t["row_bound"][i_d + 1])
-        mass_lo, mass_hi = (1 - w_d) * t["norm_b"][i_d], w_d * t["norm_b"][i_d + 1]
-        floor_mass = 2.0 * ((1 - w_d) * t["floor"][i_d] + w_d * t["floor"][i_d + 1])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p_up_d = np.where(mass_lo + mass_hi > 0, mass_hi / (mass_lo + mass_hi), 0.0)
-        p_floor_d = floor_mass / (floor_mass + mass_lo + mass_hi)
+        n_bins = v.shape[1]
+        axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d = self._vertex_terms(x)
         out = np.empty(src.size, dtype=np.int64)
         todo = np.arange(src.size)
         n_clipped = 0

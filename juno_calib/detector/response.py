@@ -21,9 +21,12 @@ Two event samplers take energy deposits ``(event, position, e_vis)``:
 * :meth:`DetectorResponse.sample_total` draws the LPMT and SPMT totals: Poisson of
   ``sum_d e_vis_d mu(x_d)`` plus Poisson dark noise over the readout window;
 * :meth:`DetectorResponse.sample_hits` draws the same totals, then places each PE on a PMT
-  (cost proportional to the number of PE, see :mod:`juno_calib.detector.pmt_tables`), adds dark hits
-  (PMT drawn in proportion to its dark rate) and gives every PE a charge from the single-PE
-  resolution (Gaussian of relative width per type, truncated at zero by redrawing).
+  (cost proportional to the number of PE, see :mod:`juno_calib.detector.pmt_tables`) and gives
+  it a time (emission profile, time of flight, transit-time spread: :mod:`juno_calib.detector.timing`),
+  adds dark hits (PMT drawn in proportion to its dark rate, time uniform in the readout window)
+  and gives every PE a charge from the single-PE resolution (Gaussian of relative width per
+  type, truncated at zero by redrawing). LPMTs report the first-hit time, PE count and charge
+  per channel, SPMTs every hit.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
+from .timing import Timing, channels
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 SYSTEMS = ("lpmt", "spmt")
@@ -91,8 +95,11 @@ class Hits:
     """Per-PMT response of events, stored sparsely: one row per (event, PMT) with PE.
 
     ``npe`` counts photo-electrons (signal + dark), ``charge`` is their summed charge in units
-    of the mean single-PE charge (float32); ``n_pmt_lpmt`` separates LPMT indices from SPMT
-    ones. Integer columns are int32 (14 bytes per row).
+    of the mean single-PE charge (float32), ``time`` the first-hit time (ns after the event
+    time, float32); ``n_pmt_lpmt`` separates LPMT indices from SPMT ones. An LPMT row is one
+    readout channel (first-hit time, PE count, summed charge); an SPMT row is one hit (each SPMT
+    PE its own row with its own time, so an SPMT may appear twice in an event). Rows of an
+    event are contiguous and events are in order. Integer columns are int32 (18 bytes per row).
     """
 
     n_events: int
@@ -100,6 +107,7 @@ class Hits:
     pmt: np.ndarray
     npe: np.ndarray
     charge: np.ndarray
+    time: np.ndarray
     n_pmt_lpmt: int
 
     def per_event(self, system: str = "lpmt", quantity: str = "npe") -> np.ndarray:
@@ -196,14 +204,17 @@ class DetectorResponse:
     lpmt_cathode_depth: float
     map_shape: tuple = MAP_SHAPE
     table_shape: tuple = TABLE_SHAPE
+    timing: Timing | None = None
 
     @classmethod
     def load(cls, config: str = "design", *, geometry=None, optics: Optics | None = None,
-             pmts: PMTs | None = None, map_shape=MAP_SHAPE, table_shape=TABLE_SHAPE):
+             pmts: PMTs | None = None, timing: Timing | None = None, map_shape=MAP_SHAPE,
+             table_shape=TABLE_SHAPE):
         """The response of ``config`` ("design" or "as_built"), optionally with given sets."""
         geometry = geometry if geometry is not None else Geometry.load(config)
         optics = optics if optics is not None else Optics.load(config)
         pmts = pmts if pmts is not None else PMTs.load(config)
+        timing = timing if timing is not None else Timing.load(config)
         depth = getattr(geometry, "lpmt_cathode_depth", None)
         if depth is None:
             depth = load_quantities("geometry", config)["lpmt_cathode_depth"].internal
@@ -213,7 +224,7 @@ class DetectorResponse:
         check_range("table_shape[1]", table_shape[1], 16, 20000)
         return cls(geometry=geometry, layout=pmt_layout(geometry), optics=optics, pmts=pmts,
                    lpmt_cathode_depth=float(depth), map_shape=tuple(map_shape),
-                   table_shape=tuple(table_shape))
+                   table_shape=tuple(table_shape), timing=timing)
 
     # ---- per-PMT constants -------------------------------------------------------------------
     @cached_property
@@ -380,18 +391,55 @@ class DetectorResponse:
         """Cumulative dark rate over all PMTs (N,), per ns."""
         return np.cumsum(self.dark_rate)
 
+    @cached_property
+    def tts(self) -> np.ndarray:
+        """Gaussian transit-time spread (ns) of every PMT (N,), by type (``data/timing.yaml``)."""
+        return self.timing.tts(self.kind)
+
+    @cached_property
+    def _time_arrays(self) -> dict:
+        """Per-system arrays of the hit-time model for the compiled kernel."""
+        tm, g = self.timing, self.geometry
+        out = {}
+        for s, sl in self.system_slice.items():
+            out[s] = {
+                "scattered": self.tables[s].scattered, "tts": np.ascontiguousarray(self.tts[sl]),
+                "pmt_position": np.ascontiguousarray(np.asarray(self.layout.position, dtype=float)[sl]),
+                "taus": np.asarray(tm.taus, dtype=float), "weight_cdf": np.cumsum(tm.weights),
+                "rise": float(tm.scint_rise_time), "r_ls": float(g.r_ls),
+                "r_acrylic": float(g.r_ls + g.acrylic_thickness),
+                "k_ls": tm.group_index_ls / tm.speed_of_light,
+                "k_acrylic": tm.group_index_acrylic / tm.speed_of_light,
+                "k_water": tm.group_index_water / tm.speed_of_light,
+                "attenuation_length": float(self.optics.attenuation_length),
+            }
+        return out
+
+    def time_of_flight(self, vertices) -> np.ndarray:
+        """Direct-light time of flight (M, N) ns from vertices (M, 3) mm to every PMT."""
+        from .timing import time_of_flight
+
+        x = self._check_vertices(vertices)
+        g = self.geometry
+        return time_of_flight(x, np.asarray(self.layout.position, dtype=float), g.r_ls,
+                              g.acrylic_thickness, self.timing)
+
     def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
-                    max_pe: int = 2**18) -> Hits:
-        """Per-PMT PE and charges of events from deposits (per-PMT path; cost ~ number of PE).
+                    max_pe: int = 2**20) -> Hits:
+        """Per-PMT PE, charges and hit times of events from deposits (per-PMT path; cost ~ PE).
 
         Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
-        in proportion to ``e_vis mu(x)`` and then to a PMT by
-        :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts`.
-        Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate.
-        Charges: each PE ~ Normal(1, sigma_spe) of its PMT type, negatives redrawn.
+        in proportion to ``e_vis mu(x)``, then to a PMT and a time by
+        :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pe` (the time model of
+        :mod:`juno_calib.detector.timing`: emission profile, time of flight, TTS).
+        Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate,
+        time uniform in the readout window. Charges: each PE ~ Normal(1, sigma_spe) of its PMT
+        type, negatives redrawn. Readout (:func:`juno_calib.detector.timing.channels`): one row
+        per LPMT channel (first-hit time, PE, charge) and one per SPMT PE.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
         """
         event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
+        check_range("max_pe", max_pe, 1, np.inf)
         order = np.argsort(event, kind="stable")
         event, position, e_vis = event[order], position[order], e_vis[order]
         dep, ev = self._event_means(event, position, e_vis, n_events)
@@ -399,50 +447,39 @@ class DetectorResponse:
         cum = {s: np.concatenate([[0.0], np.cumsum(dep[s])]) for s in SYSTEMS}
         n_sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
         n_dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
+        t_open, window = self.timing.readout_window_start, self.pmts.readout_window
         # events in chunks of about `max_pe` PE keep the temporaries small (a loop over chunks)
         per_event = sum(n_sig[s] + n_dark[s] for s in SYSTEMS)
         bounds = np.searchsorted(np.cumsum(per_event), np.arange(1, per_event.sum() // max_pe + 1) * max_pe)
         edges = np.unique(np.concatenate([[0], bounds + 1, [n_events]]).clip(0, n_events))
         parts = []
         for e0, e1 in zip(edges[:-1], edges[1:], strict=True):
-            ev_idx, pmt_idx = [], []
             events = np.arange(e0, e1)
+            counts, pmts, times = [], [], []
             for s in SYSTEMS:
                 hit_event = np.repeat(events, n_sig[s][e0:e1])
                 target = cum[s][first[hit_event]] + rng.random(hit_event.size) * ev[s][hit_event]
                 d = np.clip(np.searchsorted(cum[s], target, side="right") - 1, 0, max(event.size - 1, 0))
                 lo, hi = self.system_slice[s].start, self.system_slice[s].stop
-                pmt = self.tables[s].sample_pmts(position, d, rng=rng) + lo
-                dark_event = np.repeat(events, n_dark[s][e0:e1])
+                pmt, t = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s])
+                nd = n_dark[s][e0:e1]
                 cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
-                dark_pmt = np.searchsorted(cdf, rng.random(dark_event.size) * cdf[-1], side="right") + lo
-                ev_idx += [hit_event, dark_event]
-                pmt_idx += [pmt, np.minimum(dark_pmt, hi - 1)]
-            parts.append(self._aggregate(np.concatenate(ev_idx), np.concatenate(pmt_idx), rng=rng))
+                dark_pmt = np.searchsorted(cdf, rng.random(int(nd.sum())) * cdf[-1], side="right")
+                counts += [n_sig[s][e0:e1], nd]
+                pmts += [pmt + lo, np.minimum(dark_pmt, hi - lo - 1) + lo]
+                times += [t, t_open + window * rng.random(int(nd.sum()))]
+            # sources in the order LPMT signal, LPMT dark, SPMT signal, SPMT dark
+            offsets = np.cumsum([0] + [c.sum() for c in counts])[:-1]
+            starts = np.stack([o + np.concatenate([[0], np.cumsum(c)]) for o, c in zip(offsets, counts,
+                                                                                        strict=True)])
+            ev_i, pm_i, npe, q, tt = channels(e1 - e0, self.n_lpmt, starts.astype(np.int64),
+                                              np.concatenate(pmts).astype(np.int64),
+                                              np.concatenate(times), self.spe_resolution, rng)
+            parts.append({"event": ev_i + np.int32(e0), "pmt": pm_i, "npe": npe, "charge": q, "time": tt})
         return Hits(n_events=int(n_events), **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
                     n_pmt_lpmt=self.n_lpmt)
-
-    def _aggregate(self, hit_event, hit_pmt, *, rng):
-        """Charges of the PE and their sums per (event, PMT)."""
-        charge = _spe_charges(self.spe_resolution[hit_pmt], rng=rng)
-        n_pmt = self.kind.size
-        key, inverse = np.unique(hit_event * n_pmt + hit_pmt, return_inverse=True)
-        return {"event": (key // n_pmt).astype(np.int32), "pmt": (key % n_pmt).astype(np.int32),
-                "npe": np.bincount(inverse, minlength=key.size).astype(np.int32),
-                "charge": np.bincount(inverse, weights=charge, minlength=key.size).astype(np.float32)}
 
     def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
         """Sample a :class:`juno_calib.particles.events.Deposits` object with either path."""
         args = (deposits.event, deposits.position, deposits.e_vis, deposits.n_events)
         return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng)
-
-
-def _spe_charges(sigma, *, rng: np.random.Generator) -> np.ndarray:
-    """Charges of single PE (mean-gain units): Normal(1, sigma) truncated at 0 by redrawing."""
-    sigma = np.asarray(sigma, dtype=float)
-    q = 1.0 + sigma * rng.standard_normal(sigma.size)
-    bad = q <= 0
-    while np.any(bad):  # rounds of redraws for the few negative values, not a loop over hits
-        q[bad] = 1.0 + sigma[bad] * rng.standard_normal(int(bad.sum()))
-        bad = q <= 0
-    return q

@@ -1,0 +1,535 @@
+"""Asimov sensitivity of JUNO to the neutrino mass ordering (NMO).
+
+The expected prompt spectrum is a matrix product: a fine grid of antineutrino energies (flux ×
+oscillation, summed over cores) times a response matrix that holds the IBD cross-section
+(Vogel–Beacom, first order, integrated over the positron angle with Gauss–Legendre nodes), the
+positron's visible energy (a non-linearity ``visible(e_prompt)``) and a Gaussian resolution
+σ/E = √(a²/E + b² + c²/E²) (seed 000, Eq. 1), binned in visible energy.
+
+The test statistic is the Asimov Δχ² between the orderings: the "data" are the expectation
+of the true ordering; the wrong ordering is fitted with |Δm²31| scanned on a grid (the fast
+oscillation makes χ²(Δm²31) multi-modal, so no gradient step is taken along it) and, at every
+grid point, Δm²21, sin²θ12, sin²θ13 and the nuisance parameters profiled by Gauss–Newton
+iterations, vectorised over the grid. χ² = Σ (d - μ)² / V + Σ η², V = d + (s_shape μ)² (Neyman
+with Asimov data, so the stat-only Δχ² is exactly proportional to the exposure).
+
+Nuisance parameters (each a unit-normal pull η):
+
+* NL band: the visible energy becomes e_vis (1 + σ_NL/√n Σ_k η_k P_k(x)), P_k Legendre
+  polynomials of x = log-energy mapped to [-1, 1] over 1–8 MeV, so the 1σ envelope is σ_NL at
+  the ends of the range (a stated, parameterised stand-in for the chapter-6 posterior);
+* reactor flux normalisation (correlated rate);
+* background rates (one pull per component, its relative uncertainty).
+
+A bin-to-bin uncorrelated shape uncertainty s_shape (fraction of the signal per bin) enters V.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import ndtr
+
+from ..core import units
+from ..core.params import check_range
+from . import reactor
+from .oscillation import OscillationParameters, survival_probability_matter_batch, survival_probability_vacuum
+
+DAYS_PER_YEAR = units.year / units.day
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """σ/E = √((a/√E)² + b² + (c/E)²), E the visible energy in MeV (seed 000, Eq. 1)."""
+
+    a: float
+    b: float
+    c: float
+
+    def __post_init__(self):
+        for name in ("a", "b", "c"):
+            check_range(name, getattr(self, name), 0.0, 0.5)
+
+    @property
+    def a_eff(self) -> float:
+        """ā = √(a² + (1.6 b)² + (c/1.6)²) (seed 000)."""
+        return float(np.sqrt(self.a**2 + (1.6 * self.b) ** 2 + (self.c / 1.6) ** 2))
+
+    def scaled_to(self, a_eff: float) -> Resolution:
+        """The same a : b : c with ā = ``a_eff`` (ā is linear in a common scale)."""
+        check_range("a_eff", a_eff, 0.0, 0.5, lo_open=True)
+        k = a_eff / self.a_eff
+        return Resolution(self.a * k, self.b * k, self.c * k)
+
+    def sigma(self, e_vis) -> np.ndarray:
+        """Absolute resolution σ(E), MeV."""
+        e = np.maximum(np.asarray(e_vis, dtype=float), 1e-3)
+        return np.sqrt(self.a**2 * e + (self.b * e) ** 2 + self.c**2)
+
+
+def analysis_edges() -> np.ndarray:
+    """Visible-energy bin edges, MeV: 0.8, 1.0–6.0 in 20 keV, 6–7 in 100 keV, 7, 7.5, 12.
+
+    The binning of the JUNO common NMO inputs as implemented in GNA (junotao_v04).
+
+    >>> e = analysis_edges(); e.size - 1, float(e[0]), float(e[-1])
+    (263, 0.8, 12.0)
+    """
+    return np.round(np.concatenate([[0.8], np.arange(1.0, 6.0, 0.02), np.arange(6.0, 7.0, 0.1),
+                                    [7.0, 7.5, 12.0]]), 6)
+
+
+def nl_modes(e_vis, n_modes: int = 3, e_lo: float = 1.0, e_hi: float = 8.0) -> np.ndarray:
+    """Legendre polynomials P_k(x), x = 2 (ln E - ln e_lo)/(ln e_hi - ln e_lo) - 1 clipped to
+    [-1, 1]; shape (n_modes, *e_vis.shape)."""
+    check_range("n_modes", n_modes, 1, 6)
+    x = 2 * (np.log(np.maximum(e_vis, 1e-3)) - np.log(e_lo)) / (np.log(e_hi) - np.log(e_lo)) - 1
+    x = np.clip(x, -1, 1)
+    return np.array([np.polynomial.legendre.Legendre.basis(k)(x) for k in range(n_modes)])
+
+
+@dataclasses.dataclass(frozen=True)
+class IBDResponse:
+    """Response matrices from the antineutrino-energy grid to the visible-energy bins.
+
+    ``matrix[i, j]`` = Σ_k w_k dσ/dcos(E_j, c_k) ΔE_j P(bin i | E_vis(E_j, c_k)), mm² MeV;
+    ``modes[m]`` = ∂matrix/∂η_m for a unit pull of NL mode m scaled to a band ``nl_sigma`` = 1.
+    """
+
+    edges: np.ndarray
+    e_nu: np.ndarray
+    matrix: np.ndarray
+    modes: np.ndarray
+    resolution: Resolution
+    e_vis_mean: np.ndarray  # (n_E,) cross-section-weighted mean visible energy
+
+
+def _smear(e_vis, weights, edges, res: Resolution) -> np.ndarray:
+    sig = res.sigma(e_vis)
+    cdf = ndtr((edges[None, None, :] - e_vis[..., None]) / sig[..., None])
+    prob = np.diff(cdf, axis=-1)  # (n_E, n_c, n_bins)
+    return np.einsum("jk,jki->ij", weights, prob)
+
+
+def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_cos: int = 6,
+                   n_modes: int = 3, inputs=None) -> IBDResponse:
+    """Response matrix for a positron non-linearity ``visible(e_prompt) -> e_vis`` (vectorised).
+
+    ``e_prompt`` is the positron total energy plus m_e (kinetic energy + 2 m_e), the visible
+    energy of the prompt event if the detector were linear.
+    """
+    inputs = inputs or reactor.load_inputs()
+    edges = analysis_edges() if edges is None else np.asarray(edges, dtype=float)
+    if e_nu is None:
+        e_nu = default_enu_grid(inputs)
+    de = np.gradient(e_nu)
+    x, w = reactor.gauss_legendre(n_cos)
+    e_pos, ds = reactor.ibd_kinematics(e_nu[:, None], x[None, :], inputs)
+    e_vis = np.asarray(visible(e_pos + inputs.electron_mass), dtype=float)
+    weights = ds * w[None, :] * de[:, None]
+    matrix = _smear(e_vis, weights, edges, resolution)
+    check_range("n_modes", n_modes, 0, 6)
+    modes = np.zeros((0,) + matrix.shape)
+    if n_modes:  # derivative matrices of the NL modes (n_modes = 0: no NL band needed)
+        h = 1e-3
+        g = nl_modes(e_vis, n_modes) / np.sqrt(n_modes)
+        modes = np.array([(_smear(e_vis * (1 + h * gk), weights, edges, resolution)
+                           - _smear(e_vis * (1 - h * gk), weights, edges, resolution)) / (2 * h) for gk in g])
+    tot = weights.sum(axis=1)
+    mean = np.divide((weights * e_vis).sum(axis=1), tot, out=np.zeros_like(tot), where=tot > 0)
+    return IBDResponse(edges=edges, e_nu=e_nu, matrix=matrix, modes=modes, resolution=resolution,
+                       e_vis_mean=mean)
+
+
+def default_enu_grid(inputs=None, step: float = 0.005, e_max: float = 12.5) -> np.ndarray:
+    """Antineutrino energies from just above the IBD threshold, MeV (5 keV steps resolve the
+    fast oscillation: its period at 2 MeV and 52.5 km is ~0.15 MeV)."""
+    thr = reactor.ibd_threshold(inputs)
+    return np.arange(thr + step / 2, e_max, step)
+
+
+@lru_cache(maxsize=8)
+def annihilation_visible(scint) -> float:
+    """Mean visible energy of the two 0.511 MeV annihilation γ, fully contained (MeV).
+
+    Compton cascade of :mod:`juno_calib.particles.gamma` in an infinite LS with the library's
+    normalisation seed (deterministic), light model of :mod:`juno_calib.particles.visible`.
+    """
+    from ..core.rng import make_rng
+    from ..particles.gamma import compton_cascade, isotropic_directions
+    from ..particles.scintillator import ELECTRON_MASS, light_unnormalised
+    from ..particles.visible import visible_scale
+
+    n = int(scint.normalisation_gammas) // 2
+    rng = make_rng(int(scint.normalisation_seed))
+    d = isotropic_directions(n, rng=rng)
+    cas = compton_cascade(np.full(2 * n, ELECTRON_MASS), np.zeros((2 * n, 3)), np.concatenate([d, -d]),
+                          np.tile(np.arange(n), 2), n, rng=rng, scint=scint, r_ls=None)
+    light = np.where(cas.positron, light_unnormalised(cas.energy, scint, positron=True),
+                     light_unnormalised(cas.energy, scint))
+    return float(visible_scale(scint) * light.sum() / n)
+
+
+def positron_visible_model(scint):
+    """``visible(e_prompt)``: the library's positron model, kinetic part + annihilation γ.
+
+    e_vis = positron_visible(T) + ⟨e_vis(2 × 0.511 MeV γ)⟩ with T = e_prompt - 2 m_e
+    (:mod:`juno_calib.particles.visible`, normalised to the n-H γ).
+    """
+    from ..particles.scintillator import ELECTRON_MASS
+    from ..particles.visible import positron_visible
+
+    ann = annihilation_visible(scint)
+
+    def visible(e_prompt):
+        t = np.maximum(np.asarray(e_prompt, dtype=float) - 2 * ELECTRON_MASS, 0.0)
+        return positron_visible(t, scint) + ann
+
+    return visible
+
+
+# ----------------------------------------------------------------------------------------------
+# Expected spectra
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class MassOrderingModel:
+    """Expected visible spectra at JUNO, per year of full-power exposure.
+
+    ``per_year`` scales the flux so that the truth gives ``ibd_per_day`` (seed 003) after
+    selection; ``efficiency`` is that normalisation over the absolute prediction (20 kt, the
+    cores' nominal powers, Huber–Mueller, Vogel–Beacom, no selection).
+    """
+
+    response: IBDResponse
+    baselines: np.ndarray  # (n_cores,) mm
+    weights: np.ndarray  # (n_cores,) GW/mm^2
+    flux: np.ndarray  # (n_E,) emitted per MeV per MeV thermal
+    per_year: float
+    efficiency: float
+    absolute_per_day: float
+    background_shapes: np.ndarray  # (n_bkg, n_bins) events per year
+    background_unc: np.ndarray  # (n_bkg,)
+    background_names: tuple
+    matter: bool = False
+
+    @classmethod
+    def build(cls, response: IBDResponse, truth: OscillationParameters, *, cores=None,
+              backgrounds=None, inputs=None, matter: bool = False, n_protons: float | None = None):
+        inputs = inputs or reactor.load_inputs()
+        cores = cores or reactor.load_cores()
+        backgrounds = reactor.load_backgrounds() if backgrounds is None else backgrounds
+        e = response.e_nu
+        flux = reactor.emitted_spectrum(e, inputs=inputs)
+        weights = reactor.core_weights(cores)
+        baselines = np.array([c.baseline for c in cores])
+        tmp = cls(response, baselines, weights, flux, 1.0, 1.0, 1.0, np.zeros((0, response.edges.size - 1)),
+                  np.zeros(0), (), matter)
+        raw = tmp.signal(truth).sum()  # units: GW/mm^2 * mm^2 * (1/MeV) ... per MeV thermal
+        conv = 1e9 * inputs.joule / units.s  # GW -> MeV/ns
+        n_p = reactor.target_protons(inputs) if n_protons is None else n_protons
+        absolute_per_day = float(raw * conv * n_p * units.day)
+        target_per_year = inputs.ibd_per_day * units.day * DAYS_PER_YEAR
+        per_year = float(target_per_year / raw)
+        shapes = np.array([_background_shape(b, response, flux) * b.rate * units.year for b in backgrounds]) \
+            if backgrounds else np.zeros((0, response.edges.size - 1))
+        unc = np.array([b.rate_unc for b in backgrounds])
+        efficiency = inputs.ibd_per_day * units.day / absolute_per_day
+        return cls(response, baselines, weights, flux, per_year, efficiency, absolute_per_day, shapes, unc,
+                   tuple(b.name for b in backgrounds), matter)
+
+    def oscillated_flux(self, s12, s13, dm21, dm31) -> np.ndarray:
+        """Σ_cores w_c P(E, L_c) × flux, shape (n_batch, n_E) for parameter arrays (n_batch,)."""
+        s12, s13, dm21, dm31 = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (s12, s13, dm21, dm31))
+        e = self.response.e_nu
+        if self.matter:
+            p = survival_probability_matter_batch(e, self.baselines, s12, s13, dm21, dm31)
+            return np.einsum("c,bcj->bj", self.weights, p) * self.flux
+        p = survival_probability_vacuum(e[None, None, :], self.baselines[None, :, None], s12[:, None, None],
+                                        s13[:, None, None], dm21[:, None, None], dm31[:, None, None])
+        return np.einsum("c,bcj->bj", self.weights, p) * self.flux
+
+    def signal(self, params: OscillationParameters | None = None, *, s12=None, s13=None, dm21=None,
+               dm31=None, years: float = 1.0, nl_pulls=None, nl_sigma: float = 0.0) -> np.ndarray:
+        """Expected reactor IBD counts per bin, (n_bins,) for ``params`` or (n_batch, n_bins)."""
+        single = params is not None
+        if single:
+            s12, s13, dm21, dm31 = params.sin2_theta12, params.sin2_theta13, params.dm2_21, params.dm2_31
+        phi = self.oscillated_flux(s12, s13, dm21, dm31)
+        mu = phi @ self.response.matrix.T
+        if nl_pulls is not None and nl_sigma > 0:
+            pulls = np.atleast_2d(np.asarray(nl_pulls, dtype=float))  # (n_batch or 1, n_modes)
+            mu = mu + nl_sigma * np.einsum("bm,mij,bj->bi", pulls, self.response.modes, phi)
+        mu = years * self.per_year * mu
+        return mu[0] if single else mu
+
+    def background(self, years: float = 1.0) -> np.ndarray:
+        """Total background per bin for ``years``."""
+        return years * self.background_shapes.sum(axis=0)
+
+
+def _background_shape(bkg: reactor.Background, response: IBDResponse, flux) -> np.ndarray:
+    """Shape (sums to 1 over the bins) of one background."""
+    edges = response.edges
+    lo, hi = edges[:-1], edges[1:]
+    s = bkg.shape
+    if bkg.kind == "reactor":
+        mask = response.e_nu <= s.get("e_nu_max", np.inf)
+        y = response.matrix @ (flux * mask)
+    elif bkg.kind == "flat":
+        y = np.clip(np.minimum(hi, s["e_max"]) - np.maximum(lo, s["e_min"]), 0.0, None)
+    elif bkg.kind == "exponential":
+        a = np.maximum(lo, s["e_min"])
+        b = np.maximum(hi, s["e_min"])
+        y = np.exp(-a / s["slope"]) - np.exp(-b / s["slope"])
+    else:
+        raise ValueError(f"background {bkg.name!r}: kind = {bkg.kind!r} is not allowed; "
+                         "choose one of 'reactor', 'flat', 'exponential'")
+    return y / y.sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# Asimov fit of the wrong ordering
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Systematics:
+    """What the fit includes besides statistics (fractions, 1σ)."""
+
+    nl_sigma: float = 0.0  # NL band envelope
+    flux_norm: float = 0.0  # correlated reactor-flux normalisation
+    shape: float = 0.0  # bin-to-bin uncorrelated, per bin
+    backgrounds: bool = False  # backgrounds in the spectrum (their statistics)
+    background_rates: bool = False  # pulls on the background rates
+
+    def __post_init__(self):
+        for name in ("nl_sigma", "flux_norm", "shape"):
+            check_range(name, getattr(self, name), 0.0, 0.5)
+
+
+STAT_ONLY = Systematics()
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderingFit:
+    """Result of :func:`asimov_dchi2`."""
+
+    dchi2: float
+    dm31_best: float  # signed, MeV^2
+    dm31_grid: np.ndarray
+    chi2_grid: np.ndarray
+    best: dict  # profiled parameters at the minimum
+
+
+FREE = ("sin2_theta12", "sin2_theta13", "dm2_21")
+
+
+def profile(model: MassOrderingModel, data, dm31, start: OscillationParameters, *, years: float,
+            syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None, n_iter: int = 4):
+    """χ² profiled over the free oscillation parameters and the nuisances at each ``dm31``.
+
+    Vectorised Gauss–Newton over all grid points at once; ``dm31`` (n,) signed, MeV².
+    ``priors`` maps a free parameter to its 1σ (absolute, internal units), else it is free.
+    The nuisances enter linearly, so their Jacobian columns are exact.
+    Returns (chi2 (n,), parameters (n, 3) in the order of :data:`FREE`, pulls (n, n_nuis)).
+    """
+    priors = priors or {}
+    for name in free:
+        if name not in FREE:
+            raise ValueError(f"free parameter {name!r} is not allowed; choose from {FREE}")
+    dm31 = np.atleast_1d(np.asarray(dm31, dtype=float))
+    n = dm31.size
+    p0 = np.array([start.sin2_theta12, start.sin2_theta13, start.dm2_21])
+    idx_free = [FREE.index(f) for f in free]
+    n_free = len(idx_free)
+    x = np.zeros((n, 3))  # relative offsets of the oscillation parameters
+    modes = model.response.modes if syst.nl_sigma > 0 else np.zeros((0,) + model.response.matrix.shape)
+    if syst.nl_sigma > 0 and modes.shape[0] == 0:
+        raise ValueError(f"nl_sigma = {syst.nl_sigma:g} needs a response built with n_modes >= 1, "
+                         "got n_modes = 0")
+    n_nl = modes.shape[0]
+    use_fn = syst.flux_norm > 0
+    n_bins = model.response.matrix.shape[0]
+    bkg_cols = (years * model.background_shapes * model.background_unc[:, None]
+                if (syst.backgrounds and syst.background_rates) else np.zeros((0, n_bins)))
+    n_nuis = n_nl + int(use_fn) + bkg_cols.shape[0]
+    eta = np.zeros((n, n_nuis))
+    bkg = model.background(years) if syst.backgrounds else 0.0
+    data = np.asarray(data, dtype=float)
+    var = np.maximum(data, 1e-9) + (syst.shape * (data - bkg)) ** 2
+    w = 1.0 / var
+    lam = np.ones(n_free + n_nuis)
+    prior_sig = np.array([priors.get(FREE[k], np.inf) / p0[k] for k in idx_free])
+    lam[:n_free] = np.where(np.isfinite(prior_sig), 1.0 / prior_sig**2, 0.0)
+    scale = years * model.per_year
+    h = 1e-4
+
+    def parts(xx):
+        p = p0[None, :] * (1 + xx)
+        phi = model.oscillated_flux(p[:, 0], p[:, 1], p[:, 2], dm31)
+        base = scale * phi @ model.response.matrix.T
+        nl = np.stack([syst.nl_sigma * scale * phi @ m.T for m in modes], axis=-1) if n_nl else None
+        return base, nl
+
+    def assemble(base, nl, ee):
+        sig = base + (np.einsum("nbk,nk->nb", nl, ee[:, :n_nl]) if n_nl else 0.0)
+        fn = 1 + syst.flux_norm * ee[:, n_nl] if use_fn else np.ones(n)
+        mu = sig * fn[:, None] + bkg
+        if bkg_cols.shape[0]:
+            mu = mu + ee[:, n_nl + int(use_fn):] @ bkg_cols
+        return mu, sig, fn
+
+    for _ in range(n_iter + 1):
+        base, nl = parts(x)
+        mu, sig, fn = assemble(base, nl, eta)
+        q = np.concatenate([x[:, idx_free], eta], axis=1)
+        r = data[None, :] - mu
+        chi2 = np.sum(w * r**2, axis=1) + np.sum(lam[None, :] * q**2, axis=1)
+        if _ == n_iter:
+            break
+        cols = []
+        for k in idx_free:
+            dx = np.zeros_like(x)
+            dx[:, k] = h
+            b2, nl2 = parts(x + dx)
+            cols.append((assemble(b2, nl2, eta)[0] - mu) / h)
+        if n_nl:
+            cols.extend(nl[..., m] * fn[:, None] for m in range(n_nl))
+        if use_fn:
+            cols.append(syst.flux_norm * sig)
+        cols.extend(np.broadcast_to(c, mu.shape) for c in bkg_cols)
+        jac = np.stack(cols, axis=-1)  # (n, n_bins, n_par)
+        a = np.einsum("nbi,b,nbj->nij", jac, w, jac) + np.diag(lam)[None]
+        b = np.einsum("nbi,b,nb->ni", jac, w, r) - lam[None, :] * q
+        step = np.linalg.solve(a, b[..., None])[..., 0]
+        x[:, idx_free] += step[:, :n_free]
+        eta += step[:, n_free:]
+    return chi2, p0[None, :] * (1 + x), eta
+
+
+def minimise_dm31(model: MassOrderingModel, data, start: OscillationParameters, *, years: float,
+                  syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None,
+                  half_width: float = 0.02, n_coarse: int = 25, n_fine: int = 9,
+                  n_iter: int = 2) -> OrderingFit:
+    """min over Δm²31 (sign of ``start``) of the χ² profiled by :func:`profile`.
+
+    |Δm²31| is scanned over ± ``half_width`` (relative) around ``start``: a coarse grid, a fine
+    grid around the coarse minimum, and a parabola through the three lowest fine points.
+    """
+    check_range("years", years, 0.0, 100.0, lo_open=True)
+    check_range("half_width", half_width, 0.0, 0.2, lo_open=True)
+    sign = np.sign(start.dm2_31)
+    centre = abs(start.dm2_31)
+    grid = centre * (1 + np.linspace(-half_width, half_width, n_coarse))
+    kw = dict(years=years, syst=syst, free=free, priors=priors, n_iter=n_iter)
+    chi2, _, _ = profile(model, data, sign * grid, start, **kw)
+    i = int(np.argmin(chi2))
+    step = grid[1] - grid[0]
+    fine = grid[i] + np.linspace(-step, step, n_fine)
+    chi2f, pars, eta = profile(model, data, sign * fine, start, **kw)
+    j = int(np.clip(np.argmin(chi2f), 1, n_fine - 2))
+    xs, ys = fine[j - 1: j + 2], chi2f[j - 1: j + 2]
+    c2, c1, c0 = np.polyfit(xs - xs[1], ys, 2)
+    if c2 > 0 and abs(c1 / (2 * c2)) <= xs[2] - xs[1]:
+        best_x, best = xs[1] - c1 / (2 * c2), c0 - c1**2 / (4 * c2)
+    else:
+        best_x, best = fine[j], chi2f[j]
+    k = int(np.argmin(chi2f))
+    if chi2f[k] < best:
+        best_x, best = fine[k], chi2f[k]
+    return OrderingFit(dchi2=float(max(best, 0.0)), dm31_best=float(sign * best_x),
+                       dm31_grid=np.concatenate([sign * grid, sign * fine]),
+                       chi2_grid=np.concatenate([chi2, chi2f]),
+                       best={"sin2_theta12": float(pars[k, 0]), "sin2_theta13": float(pars[k, 1]),
+                             "dm2_21": float(pars[k, 2]), "pulls": eta[k].tolist()})
+
+
+def asimov_data(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
+                syst: Systematics = STAT_ONLY) -> np.ndarray:
+    """The Asimov data set: expected counts of the true ordering (plus backgrounds if included)."""
+    return model.signal(truth, years=years) + (model.background(years) if syst.backgrounds else 0.0)
+
+
+def asimov_dchi2(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
+                 syst: Systematics = STAT_ONLY, free=FREE, priors: dict | None = None,
+                 **scan) -> OrderingFit:
+    """Asimov Δχ² = min χ²(wrong ordering) - min χ²(true ordering); the latter is 0 by
+    construction. The wrong-ordering scan starts at the |Δm²31| with the true |Δm²ee|."""
+    data = asimov_data(model, truth, years=years, syst=syst)
+    return minimise_dm31(model, data, truth.other_ordering(), years=years, syst=syst, free=free,
+                         priors=priors, **scan)
+
+
+def years_to_reach(dchi2_of_years, target: float = 9.0, *, lo: float = 0.25, hi: float = 40.0,
+                   tol: float = 0.01) -> float:
+    """Exposure (years) at which ``dchi2_of_years(years)`` reaches ``target`` (bisection;
+    Δχ² grows monotonically with exposure)."""
+    f_lo, f_hi = dchi2_of_years(lo) - target, dchi2_of_years(hi) - target
+    if f_lo > 0:
+        return lo
+    if f_hi < 0:
+        return float("inf")
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if dchi2_of_years(mid) - target > 0:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+def dchi2_vs_years(model: MassOrderingModel, truth: OscillationParameters, years, *,
+                   syst: Systematics = STAT_ONLY, **kw) -> np.ndarray:
+    """Asimov Δχ² at each exposure of ``years`` (one fit per exposure)."""
+    return np.array([asimov_dchi2(model, truth, years=float(y), syst=syst, **kw).dchi2
+                     for y in np.atleast_1d(years)])
+
+
+def systematics_rows(model: MassOrderingModel, truth: OscillationParameters, *, years: float,
+                     nl_sigma: float, flux_norm: float, shape: float, **scan) -> dict[str, float]:
+    """Δχ² for the rows of seed 003's "impact of systematics" table: statistics alone, then
+    statistics plus one group (flux, backgrounds, non-linearity), then everything."""
+    groups = {
+        "stat": STAT_ONLY,
+        "flux": Systematics(flux_norm=flux_norm, shape=shape),
+        "backgrounds": Systematics(backgrounds=True, background_rates=True),
+        "nl": Systematics(nl_sigma=nl_sigma),
+        "total": Systematics(nl_sigma=nl_sigma, flux_norm=flux_norm, shape=shape, backgrounds=True,
+                             background_rates=True),
+    }
+    return {k: asimov_dchi2(model, truth, years=years, syst=s, **scan).dchi2 for k, s in groups.items()}
+
+
+def biased_visible(visible, amplitude: float, mode: int = 1, n_modes: int = 3):
+    """A calibration's NL that is wrong by ``amplitude`` × Legendre mode ``mode`` (see
+    :func:`nl_modes`): e_vis → e_vis (1 + amplitude P_mode(x))."""
+    check_range("amplitude", amplitude, -0.2, 0.2)
+    check_range("mode", mode, 0, n_modes - 1)
+
+    def visible_biased(e_prompt):
+        ev = visible(e_prompt)
+        return ev * (1 + amplitude * nl_modes(ev, n_modes)[mode])
+
+    return visible_biased
+
+
+@dataclasses.dataclass(frozen=True)
+class BiasedFit:
+    """Both orderings fitted with a model that differs from the truth (:func:`dchi2_model_error`)."""
+
+    dchi2: float  # chi2_min(wrong) - chi2_min(true)
+    chi2_true: float  # > 0: the true ordering no longer fits perfectly
+    chi2_wrong: float
+
+
+def dchi2_model_error(fit_model: MassOrderingModel, data, truth: OscillationParameters, *, years: float,
+                      syst: Systematics = STAT_ONLY, **scan) -> BiasedFit:
+    """Δχ² when the fit's model (e.g. a calibrated NL with a residual bias) is not the truth that
+    made ``data``: both orderings are minimised, each over its own Δm²31 scan."""
+    a = minimise_dm31(fit_model, data, truth, years=years, syst=syst, **scan)
+    b = minimise_dm31(fit_model, data, truth.other_ordering(), years=years, syst=syst, **scan)
+    return BiasedFit(dchi2=b.dchi2 - a.dchi2, chi2_true=a.dchi2, chi2_wrong=b.dchi2)
