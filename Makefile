@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint bench clean
+.PHONY: book test check-book lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,14 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/juno-calib book
 
+# The built book in headless Chromium (after `make book`): tables, offline math, images, outputs,
+# headings of every chapter; one screenshot per chapter in _build/screenshots/.
+check-book: $(STAMP)
+	$(BIN)/pytest tests/browser
+
 test: $(STAMP)
 	$(BIN)/ruff check --output-format concise juno_calib tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_response.py

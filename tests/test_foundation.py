@@ -114,7 +114,9 @@ def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = _names(project["dependencies"] + project["optional-dependencies"]["test"])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    listed = _names(d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip")))
+    conda = [d for d in env["dependencies"] if isinstance(d, str) and not d.startswith(("python", "pip"))]
+    pip = [d for entry in env["dependencies"] if isinstance(entry, dict) for d in entry.get("pip", [])]
+    listed = _names(conda + [d for d in pip if not d.startswith("-")])
     assert listed == wanted, "environment.yml must list the same packages and pins as pyproject.toml"
     assert "jupyter-book>=1.0.4,<2" in wanted.values(), "Jupyter Book must stay pinned to version 1"
 

@@ -8,7 +8,7 @@
     juno-calib studies
     juno-calib ensemble STUDY [-n N] [--seed S] [-p NAME VALUE]... [-g NAME V1,V2,...]... [--out DIR]
                        [cluster options]
-    juno-calib book
+    juno-calib book [--jobs N]
 
 Cluster options (sweep, ensemble): ``--scheduler ADDRESS`` (or the environment variable
 ``JUNO_CALIB_SCHEDULER``) for an existing Dask cluster, ``--farm slurm|htcondor|... --jobs N`` for a
@@ -18,8 +18,6 @@ batch farm through dask-jobqueue, otherwise a local cluster of ``--workers`` x `
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -178,17 +176,12 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_book(args) -> int:
-    t0 = time.perf_counter()
-    # the jupyter-book script installed beside this interpreter (the package has no __main__)
-    script = Path(sys.executable).with_name("jupyter-book")
-    jb = str(script) if script.exists() else shutil.which("jupyter-book")
-    if jb is None:
-        print("juno-calib: error: jupyter-book is not installed (pip install -e .)", file=sys.stderr)
+    from .build import build_book
+
+    if args.jobs < 1:
+        print(f"juno-calib: error: --jobs {args.jobs} must be at least 1", file=sys.stderr)
         return 2
-    subprocess.run([jb, "clean", "--all", str(ROOT)], check=True)
-    proc = subprocess.run([jb, "build", "-W", "-n", "--keep-going", str(ROOT)])
-    print(f"book build time: {time.perf_counter() - t0:.0f} s (exit {proc.returncode})")
-    return proc.returncode
+    return build_book(ROOT, jobs=args.jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -234,7 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     ens.add_argument("--name", default=None, help="file stem of the table (default: the study's name)")
     _cluster_options(ens)
     ens.set_defaults(func=_cmd_ensemble)
-    sub.add_parser("book", help="clean and build the whole book").set_defaults(func=_cmd_book)
+    book = sub.add_parser(
+        "book", help="clean, execute the chapters (in parallel) and build the book"
+    )
+    book.add_argument(
+        "-j", "--jobs", type=int, default=2, help="chapters executed at a time (default 2)"
+    )
+    book.set_defaults(func=_cmd_book)
     return parser
 
 

@@ -361,10 +361,12 @@ def fit_max_posterior(log_likelihood: Callable, params: Sequence[Parameter], x0)
 
 # -------------------------------------------------------------------------------- plotting
 def corner_plot(result: MCMCResult, names: Sequence[str] | None = None, *, fig=None,
-                truths=None, **kwargs):
+                truths=None, derived: dict | None = None, **kwargs):
     """Corner plot of (a subset of) the posterior with the ``corner`` package.
 
     Values are shown in each parameter's display ``scale``; ``truths`` in the same scale.
+    ``derived`` adds columns {label: (n_samples,) array} computed sample by sample from
+    ``result.samples`` (e.g. the effective resolution of chapter 7).
     """
     import corner
 
@@ -372,8 +374,15 @@ def corner_plot(result: MCMCResult, names: Sequence[str] | None = None, *, fig=N
     idx = [result.index(n) for n in names]
     scale = np.array([result.params[i].scale for i in idx])
     labels = [result.params[i].display for i in idx]
+    columns = result.samples[:, idx] * scale
+    for label, values in (derived or {}).items():
+        values = np.asarray(values, dtype=float)
+        if values.shape != (columns.shape[0],):
+            raise ValueError(f"derived column {label!r} must have shape ({columns.shape[0]},) like the "
+                             f"samples, got {values.shape}")
+        columns = np.column_stack([columns, values])
+        labels.append(label)
     kwargs.setdefault("quantiles", [(1 - CL68) / 2, 0.5, (1 + CL68) / 2])
     kwargs.setdefault("show_titles", True)
     kwargs.setdefault("title_fmt", ".3g")
-    return corner.corner(result.samples[:, idx] * scale, labels=labels, fig=fig,
-                         truths=truths, **kwargs)
+    return corner.corner(columns, labels=labels, fig=fig, truths=truths, **kwargs)

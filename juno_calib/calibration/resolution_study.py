@@ -1,0 +1,180 @@
+"""Chapter 7's experiment loop: what the calibration measures, then the Bayesian fit of Eq. 1.
+
+:func:`measure` plays the experiment with the true detector and hands on only measured
+quantities; :func:`run` adds the fit of :mod:`juno_calib.calibration.resolution_fit`.
+
+The measurements:
+
+* **γ lines at the centre** (:func:`juno_calib.calibration.resolution_fit.centre_peaks`): the
+  Table 1 sources on the ACU, with the comprehensive programme's statistics, through chapter 3's
+  response (at the centre the true detector of chapter 5 differs from it by a constant factor
+  of the light yield, which the calibration measures with the n-H line).
+* **The calibration's γ terms**: every line simulated by the calibration itself at both ends of
+  the literature range of the Birks constant, with its measured light yield and the dark noise of
+  random triggers (:func:`juno_calib.calibration.resolution_fit.gamma_line_width`).
+* **n-H captures over the volume**: chapter 5's true detector (real PMT layout, imperfections)
+  and its Am-C campaign give the map; spallation-neutron captures recorded by the same detector
+  (:func:`juno_calib.calibration.volume_events.spallation_captures`) are corrected with it in the
+  fiducial volume and their peak width is measured.
+* **Positrons' truth** (a check, never fitted): chapter 5's IBD-like positrons through the same
+  detector and map, with their Eq. 1 least-squares fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..core import units
+from ..core.params import check_choice, check_range, load_quantities
+from ..detector.response import DetectorResponse
+from ..hardware.deployment import Deployment, comprehensive_plan
+from ..hardware.sources import get_source
+from ..particles.scintillator import Scintillator
+from . import nonuniformity as nu
+from . import nonuniformity_study as nu_study
+from . import truth
+from .resolution import fit_peak
+from .resolution_fit import (
+    CENTRE_LINES,
+    ResolutionData,
+    centre_peaks,
+    concatenate,
+    default_parameters,
+    fit,
+    gamma_line_width,
+)
+from .volume_events import spallation_captures
+
+KB_UNIT = units.g / units.cm**2 / units.MeV
+SCHEMES = ("shells", "delaunay", "rbf")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """What chapter 7 varies; the defaults are its parameters' defaults (kB in g/cm²/MeV)."""
+
+    config: str = "design"
+    daq_scale: float = 1.0
+    gamma_events: int = 20_000
+    kb_calibration: float = 12.05e-3
+    s_gamma_floor: float = 0.1
+    a_prior_rel: float = 0.3
+    spallation_days: float = 1.0
+    n_positrons: int = 2000
+    map_scheme: str = "shells"
+    truth_shells: int = 16
+    n_pool: int = 1000
+    n_walkers: int = 32
+    n_steps: int = 5000
+
+    def __post_init__(self):
+        check_choice("config", self.config, ("design", "as_built"))
+        check_range("daq_scale", self.daq_scale, 0.0, 1e3, lo_open=True)
+        check_range("gamma_events", self.gamma_events, 500, 10**7)
+        check_range("kb_calibration", self.kb_calibration, 0.0, 0.05, unit="g/cm2/MeV")
+        check_range("s_gamma_floor", self.s_gamma_floor, 0.0, 10.0, lo_open=True)
+        check_range("a_prior_rel", self.a_prior_rel, 0.0, 10.0, lo_open=True)
+        check_range("spallation_days", self.spallation_days, 0.0, 3650.0, lo_open=True)
+        check_range("n_positrons", self.n_positrons, 200, 10**6)
+        check_choice("map_scheme", self.map_scheme, SCHEMES)
+        check_range("truth_shells", self.truth_shells, 4, 128)
+        check_range("n_pool", self.n_pool, 50, 10**6)
+        check_range("n_walkers", self.n_walkers, 10, 10**5)
+        check_range("n_steps", self.n_steps, 10, 10**7)
+
+
+def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
+    """Everything the calibration measures (see the module docstring), as a dict.
+
+    Keys: ``peaks`` (centre lines), ``light_yield`` (PE/MeV from the n-H line), ``dark_pe``,
+    ``w_low``/``w_high`` (γ terms at the ends of the k_B range), ``t_nominal``, ``volume``
+    (the corrected spallation peak: ``sigma_rel``, ``sigma_rel_err``, ``e``, ``n_fv``,
+    ``n_events``), ``positrons`` (Eq. 1 fit of the positrons' truth, with ``points``),
+    ``data`` (:class:`ResolutionData` of all peaks), the ``detector`` and the ``map``.
+    """
+    s = settings
+    r_centre, r_dark, r_low, r_high, r_det, r_pool, r_camp, r_spall, r_pos, r_rec = rng.spawn(10)
+    response = DetectorResponse.load(s.config)
+    scint = Scintillator.load(s.config)
+    geometry = response.geometry
+    res_data = load_quantities("resolution", s.config)
+    nu_data = {k: v.internal for k, v in load_quantities("nonuniformity", s.config).items()}
+    e_nh = get_source("nH", s.config).peak_energy()
+
+    # γ lines at the centre, and the light yield the n-H line defines
+    peaks = centre_peaks(response, scint, rng=r_centre, config=s.config, daq_scale=s.daq_scale)
+    i_nh = [k for k, (_, _, part) in enumerate(CENTRE_LINES) if part == "capture"][0]
+    light_yield = peaks[i_nh]["mean_pe"] / e_nh
+    for p in peaks:
+        p["e_vis"] = p["mean_pe"] / light_yield
+    # random triggers: the dark-noise PE in the readout window
+    empty = (np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
+    dark_pe = float(response.sample_total(*empty, 100_000, rng=r_dark).lpmt.mean())
+
+    # the calibration's own γ terms at both ends of the Birks-constant range
+    kb_low, kb_high = res_data["kb_range_low"].value, res_data["kb_range_high"].value
+
+    def line_width(kb, r):
+        own = dataclasses.replace(scint, birks_kb=kb * KB_UNIT)
+        return np.array([gamma_line_width(get_source(name, s.config), own, geometry, rng=r,
+                                          light_yield=light_yield, dark_pe=dark_pe,
+                                          n_events=s.gamma_events, part=part)["w"]
+                         for _, name, part in CENTRE_LINES])
+
+    w_low, w_high = line_width(kb_low, r_low), line_width(kb_high, r_high)
+    centre = ResolutionData(tuple(p["label"] for p in peaks), np.array([p["e_vis"] for p in peaks]),
+                            np.array([p["sigma_rel"] for p in peaks]),
+                            np.array([p["sigma_rel_err"] for p in peaks]), w_low,
+                            np.zeros(len(peaks), bool), w_high - w_low)
+
+    # chapter 5's chain: true detector, Am-C campaign, the calibration's map
+    dep = Deployment.load(s.config)
+    detector = nu_study.build_truth(response, rng=r_det, variants=("all",), n_shells=s.truth_shells)
+    pool = truth.capture_pool(s.n_pool, rng=r_pool, scint=scint, geometry=geometry, config=s.config)
+    plan = comprehensive_plan(dep)
+    points = nu_study.campaign(detector, plan, dep, pool, rng=r_camp).points["all"]
+    gmap = nu.build_map(s.map_scheme, points, geometry.r_ls)
+    y0 = points.y0 / e_nh
+
+    # spallation n-H captures over the volume, corrected in the fiducial volume
+    r_fv = nu_data["r_fiducial"]
+    n_spall = int(round(truth.spallation_rate(nu_data) * s.spallation_days))
+    spall = spallation_captures(detector, pool, n_spall, rng=r_spall,
+                                vertex_resolution_1mev=nu_data["vertex_resolution_1mev"])
+    fv = np.linalg.norm(spall["x_rec"], axis=1) < r_fv
+    pk = fit_peak(nu.correct(spall["pe"][fv], spall["x_rec"][fv], gmap, y0))
+    rel = pk["sigma"] / pk["mean"]
+    err = rel * float(np.hypot(pk["sigma_err"] / pk["sigma"], pk["mean_err"] / pk["mean"]))
+    volume = {"e": pk["mean"], "sigma_rel": rel, "sigma_rel_err": err, "n_fv": int(fv.sum()),
+              "n_events": n_spall}
+    vol_data = ResolutionData(("n-H (spallation, volume)",), np.array([pk["mean"]]), np.array([rel]),
+                              np.array([err]), w_low[[i_nh]], np.ones(1, bool), (w_high - w_low)[[i_nh]])
+
+    # the positrons' truth (a check)
+    ev = truth.positron_events(detector, np.arange(0.0, 9.0), s.n_positrons, rng=r_pos, scint=scint,
+                               vertex_resolution_1mev=nu_data["vertex_resolution_1mev"])
+    pe_pos = nu_study.recorded(detector, ev, rng=r_rec)["all"]
+    fv_pos = np.linalg.norm(ev["x_rec"], axis=1) < r_fv
+    pos_points = nu.resolution_points(nu.correct(pe_pos[fv_pos], ev["x_rec"][fv_pos], gmap, y0),
+                                      ev["k"][fv_pos])
+    positrons = {**nu.fit_eq1(pos_points), "points": pos_points}
+
+    return {"peaks": peaks, "light_yield": float(light_yield), "dark_pe": dark_pe, "w_low": w_low,
+            "w_high": w_high, "kb_low": kb_low, "kb_high": kb_high,
+            "t_nominal": (s.kb_calibration - kb_low) / (kb_high - kb_low), "volume": volume,
+            "positrons": positrons, "data": concatenate(centre, vol_data), "detector": detector,
+            "map": gmap, "n_map_points": len(plan), "r_fv": r_fv, "nu_data": nu_data,
+            "spallation_rate": truth.spallation_rate(nu_data), "i_nh": i_nh}
+
+
+def run(settings: Settings, *, rng: np.random.Generator) -> dict:
+    """:func:`measure`, then the Bayesian fit; adds ``fit`` (ResolutionFit) and ``params``."""
+    r_meas, r_fit = rng.spawn(2)
+    m = measure(settings, rng=r_meas)
+    params = default_parameters(1.0 / np.sqrt(m["light_yield"]), a_prior_rel=settings.a_prior_rel,
+                                s_gamma_rel=settings.s_gamma_floor, t_kb=m["t_nominal"], t_kb_sigma=1.0)
+    m["params"] = params
+    m["fit"] = fit(m["data"], params, rng=r_fit, n_walkers=settings.n_walkers, n_steps=settings.n_steps)
+    return m
