@@ -331,8 +331,9 @@ def send_nl_kits(client, points) -> None:
              "fit_valid"),
     setup=send_nl_kits,
     config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
-    daq_scale={"default": 0.15, "min": 0.01, "max": 10.0,
-               "help": "fraction of each source's Table-2 DAQ time simulated (chapter 6's daq_scale)"},
+    daq_scale={"default": 0.05, "min": 0.05, "max": 10.0,
+               "help": "fraction of each source's Table-2 DAQ time simulated (chapter 6's daq_scale; "
+                       "below 0.05 a line has fewer than the 20 events its peak fit needs)"},
     n_template={"default": 3000, "min": 1000, "max": 1_000_000,
                 "help": "calibration Monte Carlo events per γ line (fixed across toys)"},
 )
