@@ -31,6 +31,7 @@ import resource
 import time
 import tracemalloc
 
+import numba
 import numpy as np
 
 from juno_calib.core.rng import make_rng
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="design", choices=["design", "as_built"])
     ap.add_argument("--reco-events", type=int, default=100, help="events for the reconstruction rate")
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="interleaved repetitions of (b) and (c) for the uniform ratio (median, spread)")
     args = ap.parse_args(argv)
     rng = make_rng(args.seed)
     n = args.events
@@ -128,7 +131,41 @@ def main(argv=None) -> int:
         figures["workloads"][name] = {"pe_per_event": pe, "total": ra, "perpmt": rb, "poisson": rc,
                                       "poisson_expect": rc2, "perpmt_over_poisson": rb / rc,
                                       "perpmt_over_poisson_expect": rb / rc2}
-    figures["perpmt_over_poisson_uniform"] = figures["workloads"]["uniform"]["perpmt_over_poisson"]
+    # the ratio: (b)/(c), vertices uniform in the LS, measured `--repeat` times with (b) and
+    # (c) interleaved (the machine is shared: the median and the spread of the ratio, wall clock and
+    # CPU time; CPU time counts every thread of the compiled kernel), and (b) on one thread
+    pos = workloads["uniform"]
+    mu_fixed = resp.expected_pe(pos[:1])[0] * e_vis + dark_per_pmt
+
+    def run_b(pos=pos):
+        return resp.sample_hits(np.arange(n), pos, np.full(n, e_vis), n, rng=rng)
+
+    def run_c(mu=mu_fixed, chunk=50):
+        for start in range(0, n, chunk):
+            rng.poisson(np.broadcast_to(mu, (min(chunk, n - start), mu.size))).sum()
+
+    def clocks(fn):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    threads = numba.get_num_threads()
+    reps = {"wall": [], "cpu": [], "wall_1thread": []}
+    for _ in range(args.repeat):
+        (wb, cb), (wc, cc) = clocks(run_b), clocks(run_c)
+        numba.set_num_threads(1)
+        wb1, _ = clocks(run_b)
+        numba.set_num_threads(threads)
+        reps["wall"].append(wc / wb)
+        reps["cpu"].append(cc / cb)
+        reps["wall_1thread"].append(wc / wb1)
+    print(f"\n(b)/(c), vertices uniform in the LS, {args.repeat} interleaved repetitions of {n} events "
+          f"(kernel on {threads} threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    for key, vals in reps.items():
+        print(f"  {key:<13} median {np.median(vals):.2f}  min {np.min(vals):.2f}  max {np.max(vals):.2f}")
+    figures["perpmt_over_poisson_uniform"] = float(np.median(reps["wall"]))
+    figures["perpmt_over_poisson_uniform_repetitions"] = reps
+    figures["numba_threads"] = threads
     n_pe = 200_000
     print(f"\nPMT placement of the per-PMT path: ns per PE ({n_pe} PE from one vertex at radius r);"
           " numpy: the pure-numpy sampler, kernel: the compiled one, +time: with the hit time")

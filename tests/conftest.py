@@ -3,12 +3,47 @@ and a chapter runner."""
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from juno_calib.core.rng import make_rng
+
+# --- Hypothesis profiles (tests/test_properties.py) -------------------------------------------
+# "ci" (the default, used by `make test`): a few examples per public function, ~10 s of the suite
+# on 2 shared cores; "long": many examples (~4 min), on demand:
+#     JUNO_CALIB_HYPOTHESIS=long pytest tests/test_properties.py
+# The deadline is per example (a slow example is an error, not a pass); a hang inside one call is
+# caught by the SIGALRM guard of test_properties.py.
+_COMMON = dict(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.filter_too_much], print_blob=True)
+# ci: derandomized, so that a CI run is reproducible (the same examples every time); long: random
+settings.register_profile("ci", max_examples=12, deadline=timedelta(seconds=20), derandomize=True,
+                          **_COMMON)
+settings.register_profile("long", max_examples=400, deadline=timedelta(seconds=60), **_COMMON)
+settings.load_profile(os.environ.get("JUNO_CALIB_HYPOTHESIS", "ci"))
+
+#: counts of the property tests: calls made and bad inputs rejected with the library's error
+PROPERTY_LOG = {"calls": 0, "rejected": 0, "accepted": 0, "functions": set()}
+
+
+@pytest.fixture(scope="session")
+def property_log():
+    return PROPERTY_LOG
+
+
+def pytest_terminal_summary(terminalreporter):
+    if PROPERTY_LOG["calls"]:
+        terminalreporter.write_line(
+            f"property tests ({settings.default.max_examples} examples per test, profile "
+            f"{os.environ.get('JUNO_CALIB_HYPOTHESIS', 'ci')}): {len(PROPERTY_LOG['functions'])} public "
+            f"functions, {PROPERTY_LOG['calls']} calls, {PROPERTY_LOG['rejected']} rejected with the "
+            f"library's own error, {PROPERTY_LOG['accepted']} returned results that met the invariants")
+
 
 BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
 

@@ -168,8 +168,8 @@ def test_calibration_peak_of_neutron_source_is_nH():
 
 
 def test_bad_inputs_rejected_clearly():
-    with pytest.raises(ValueError, match=r"activity = -1.0 is outside the allowed range \(0, inf\)"):
-        peak_rate(-1.0, 0.5, 0.9)
+    with pytest.raises(ValueError, match=r"activity = -1 Bq is outside the allowed range \[1e-06, 1e\+09\] Bq"):
+        peak_rate(-1.0 * units.Bq, 0.5, 0.9)
     with pytest.raises(ValueError, match="precision = 0 is outside the allowed range"):
         events_needed(0.02, 0)
     with pytest.raises(ValueError, match="sigma_rel = -0.02 is outside"):

@@ -46,8 +46,23 @@ def test_resolution_is_poisson_plus_dark_noise_at_the_centre(glued):
     assert a == pytest.approx(1 / np.sqrt(1345.0), abs=4 * glued["res_a_err_pct"] / 100), "a = 1/sqrt(Y0)"
     expected_1mev = np.hypot(1 / np.sqrt(1345.0), np.sqrt(glued["dark_lpmt_pe"]) / 1345.0)
     assert glued["sigma_over_e_1mev_center"] == pytest.approx(expected_1mev, rel=0.1)
-    assert 0.02 < glued["sigma_over_e_ge68_center"] < 0.06, "68Ge peak width at the centre (~0.9 MeV visible)"
-    assert c == pytest.approx(np.sqrt(glued["dark_lpmt_pe"]) / 1345.0, rel=0.5)
+    # c = sqrt(N_dark) / Y0 (seed 000, Eq. 1) within 4 sigma of the fit's own error: with --fast's 400
+    # events per energy point c is known to ~20% (the band is statistics, not a model tolerance); the
+    # exact Poisson + dark-noise variance behind c is tested with large samples in
+    # tests/test_response.py::test_total_path_is_poisson_with_the_map_mean
+    c_expected = np.sqrt(glued["dark_lpmt_pe"]) / 1345.0
+    assert abs(c - c_expected) < 4 * glued["res_c_err_pct"] / 100, (c, c_expected, glued["res_c_err_pct"])
+
+
+def test_ge68_width_is_point_like_width_plus_the_cascade_light_spread(glued):
+    # prediction: (sigma/E)^2 = point-like width at the same e_vis (the fitted a, b, c) + the relative
+    # spread of the decays' summed visible energy (no photo-statistics). Band: 4 sigma of the
+    # measured width, from the peak fit with the seed and --fast statistics used
+    point, spread = glued["ge68_point_pct"] / 100, glued["ge68_evis_width_pct"] / 100
+    predicted = np.hypot(point, spread)
+    measured, err = glued["sigma_over_e_ge68_center"], glued["sigma_over_e_ge68_err"]
+    assert abs(measured - predicted) < 4 * err, (measured, predicted, err)
+    assert spread > 0, "two gamma sharing their energy among Compton electrons: never a single line"
 
 
 def test_gamma_nonlinearity_below_electron_at_1mev(glued):
@@ -55,7 +70,20 @@ def test_gamma_nonlinearity_below_electron_at_1mev(glued):
     assert glued["nl_positron_1p5mev"] < glued["nl_electron_1mev"]
 
 
-def test_non_uniformity_shape(glued):
-    assert 1.1 < glued["g_max"] < 1.5, "yield rises towards the edge"
+def test_non_uniformity_shape(glued, response):
+    # g_max is the largest node of the map: the direct per-PMT model at that node (exact), and
+    # within the map's measured interpolation error (map_max_pct) of the model's true maximum along
+    # the same line (a fine radial scan of the direct model)
+    m = 1000.0
+    cos_t, r_max = glued["g_max_cos"], glued["r_g_max_m"] * m
+    u = np.array([np.sqrt(1 - cos_t**2), 0.0, cos_t])
+    centre = response.expected_total(np.zeros((1, 3)))["lpmt"][0]
+    node = response.expected_total(r_max * u[None, :])["lpmt"][0] / centre
+    assert glued["g_max"] == pytest.approx(node, rel=1e-9), "map nodes are the direct model"
+    r = np.append(np.linspace(12.0 * m, glued["r_total_reflection_m"] * m, 60), r_max)
+    scan = response.expected_total(r[:, None] * u[None, :])["lpmt"] / centre
+    assert glued["g_max"] <= scan.max() * (1 + 1e-9)
+    assert scan.max() - glued["g_max"] < glued["map_max_pct"] / 100 * scan.max(), "the map's own error"
+    assert glued["g_max"] > 1.0, "yield rises towards the edge"
     assert glued["r_g_max_m"] < glued["r_total_reflection_m"]
     assert glued["g_edge"] < glued["g_max"] - 0.2, "and collapses past total reflection"

@@ -31,7 +31,7 @@ def dep():
 
 def test_tir_radius_from_refractive_indices(dep):
     # (r_ls + t_acrylic) n_water / n_ls = 17.82 m x 1.333 / 1.4955 = 15.884 m: the water surface
-    # is outside the 12 cm acrylic (physics-inputs.md: R n_w / n_LS = 15.777 m neglects it)
+    # is outside the 12 cm acrylic (the textbook R n_w / n_LS = 15.777 m neglects it)
     assert dep.r_tir / units.m == pytest.approx(17.82 * 1.333 / 1.4955, rel=1e-9)
     from juno_calib.detector.geometry import Geometry
     from juno_calib.detector.optics import Optics, tir_radius
@@ -88,7 +88,7 @@ def test_cls_covers_most_of_its_half_plane(dep):
 
 
 def test_unreachable_point_rejected_with_reach(dep):
-    with pytest.raises(ValueError, match=r"CLS cannot reach 1 of 1 position\(s\), e.g. \(x, y, z\) = "
+    with pytest.raises(ValueError, match=r"CLS cannot reach 1 of 1 positions, e.g. positions\[0\] = \(x, y, z\) = "
                        r"\(12.000, 0.000, 12.000\) m; CLS reaches the plane y = 0"):
         check_reachable("CLS", [[12 * units.m, 0, 12 * units.m]], dep)
     with pytest.raises(ValueError, match="system = 'GLS' is not allowed"):

@@ -129,6 +129,37 @@ def test_yaml_exponent_without_sign_is_read_as_a_number_and_text_with_unit_is_re
         params._quantity("demo", "half_life", {"value": "long", "unit": "yr", "source": "x"})
 
 
+#: a source that is not a reference says what it is instead
+NON_BIBLIOGRAPHIC = ("assumption", "choice", "numerical choice", "approx", "remainder", "standard",
+                     "derived", "not a decay", "model tolerance")
+
+
+def _source_keys() -> set[str]:
+    table = (ROOT / "data" / "README.md").read_text().split("## Source keys", 1)[1]
+    keys = {m.strip() for m in re.findall(r"^\| ([^|]+?) \| [^|]+\|$", table, re.M)} - {"key", "---"}
+    return keys | {k.split(" (")[0] for k in keys}  # "ENSDF (NNDC NuDat 3)" is cited as "ENSDF"
+
+
+def test_every_data_source_is_a_key_of_the_readme_or_says_what_it_is():
+    keys, bad = _source_keys(), []
+
+    def walk(obj, where):
+        if isinstance(obj, dict):
+            src = obj.get("source")
+            if "value" in obj and isinstance(src, str) and not (
+                    any(k in src for k in keys) or src.lower().startswith(NON_BIBLIOGRAPHIC)):
+                bad.append(f"{where}: {src}")
+            for k, v in obj.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, f"{where}[{i}]")
+
+    for path in sorted((ROOT / "data").rglob("*.yaml")):
+        walk(yaml.safe_load(path.read_text()), path.name)
+    assert not bad, "sources without a data/README.md key:\n" + "\n".join(bad)
+
+
 def test_tuple_fields_are_shown_element_by_element_in_the_file_unit():
     """An inputs-table value of a tuple field (e.g. the 12B branch energies) converts each element."""
     from juno_calib.core.params import _fmt

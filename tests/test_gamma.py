@@ -134,6 +134,6 @@ def test_gamma_nl_below_electron(scint, rng):
 
 
 def test_start_outside_sphere_rejected(scint, rng):
-    with pytest.raises(ValueError, match="inside the LS sphere"):
+    with pytest.raises(ValueError, match="outside the LS sphere"):
         compton_cascade([1.0], [[0, 0, 2e4]], [[0, 0, 1]], [0], 1, rng=rng, scint=scint,
                         r_ls=17700.0)

@@ -78,13 +78,16 @@ def test_chimney_opening_is_free(layout, geometry):
 
 
 def test_coverage_near_published(layout):
-    assert layout.coverage([PMT_NNVT, PMT_HAMAMATSU]) == pytest.approx(0.75, abs=0.01), \
+    # published to two significant digits ("~75%"): within half a unit of the last digit
+    assert layout.coverage([PMT_NNVT, PMT_HAMAMATSU]) == pytest.approx(0.75, abs=0.005), \
         "PPNP22 / seed 003: ~75% LPMT photo-coverage"
-    assert layout.coverage(PMT_SPMT) == pytest.approx(0.03, abs=0.01), "seed 003 / PPNP22: ~3% SPMT coverage"
     # coverage is N * (1 - cos alpha) / 2 for identical disks: the layout neither loses nor
-    # double-counts PMTs
+    # double-counts PMTs; pinned for both systems (the SPMT comparison with the published ~3%,
+    # which counts the glass domes, is in tests/test_ch01_layout.py and chapter 1)
     alpha = math.atan(254.0 / 19434.0)
     assert layout.coverage([PMT_NNVT, PMT_HAMAMATSU]) == pytest.approx(17612 * (1 - math.cos(alpha)) / 2, rel=1e-12)
+    alpha_s = math.atan(36.0 / 19384.0)
+    assert layout.coverage(PMT_SPMT) == pytest.approx(25600 * (1 - math.cos(alpha_s)) / 2, rel=1e-12)
     assert layout.coverage() == pytest.approx(layout.coverage([PMT_NNVT, PMT_HAMAMATSU]) + layout.coverage(PMT_SPMT))
 
 

@@ -139,7 +139,7 @@ def test_boundary_transmission_follows_the_spherical_invariant(optics, geometry)
 
 def test_tir_radius(optics, geometry):
     r_c = tir_radius(optics, geometry)
-    assert r_c == pytest.approx(17.70 * units.m * 1.333 / 1.4955, rel=1e-12), "R n_water / n_ls (physics-inputs.md Sec. 2)"
+    assert r_c == pytest.approx(17.70 * units.m * 1.333 / 1.4955, rel=1e-12), "R n_water / n_ls: critical angle arcsin(n_w / n_LS) at the sphere (Born & Wolf Sec. 1.5)"
     assert r_c / units.m == pytest.approx(15.777, abs=1e-3)
     shift = tir_radius(optics, geometry, acrylic=True) - r_c
     assert shift == pytest.approx(geometry.acrylic_thickness * optics.n_water / optics.n_ls, rel=1e-12)
@@ -175,7 +175,7 @@ def test_attenuation_is_exponential_in_each_medium(optics, geometry):
     survive = attenuation(np.array([0.0, 1.0, 0.0, 0.0]) * optics.attenuation_length, [0, 0, t, 0],
                           [0, 0, 0, optics.water_attenuation_length], optics, t)
     assert survive == pytest.approx([1.0, np.exp(-1), optics.acrylic_transmittance, np.exp(-1)], rel=1e-12)
-    # LS attenuation length = 1 / (1/L_abs + 1/L_ray): design 77 m (+) 27 m = 19.99 m (physics-inputs.md)
+    # LS attenuation length = 1 / (1/L_abs + 1/L_ray): design 77 m (+) 27 m = 19.99 m (data/optics.yaml, SIM)
     assert optics.attenuation_length / units.m == pytest.approx(19.99, abs=0.01)
 
 

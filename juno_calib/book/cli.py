@@ -24,6 +24,9 @@ from pathlib import Path
 
 from .chapters import ROOT, chapters, get_chapter
 
+#: exit status after Ctrl-C (128 + SIGINT), as a shell reports it
+EXIT_INTERRUPTED = 130
+
 
 def _cmd_list(args) -> int:
     for chapter in chapters().values():
@@ -51,6 +54,10 @@ def _cmd_run(args) -> int:
         result = run_chapter(
             str(chapter.path), given, fast=args.fast, out_dir=args.out, json_path=args.json
         )
+    except KeyboardInterrupt:
+        print(f"juno-calib: interrupted after {time.perf_counter() - t0:.1f} s: chapter {chapter.name} "
+              "stopped, kernel shut down, earlier outputs left untouched", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as err:  # papermill raises PapermillExecutionError with the cell's trace
         print(f"juno-calib: chapter {chapter.name} failed: {err}", file=sys.stderr)
         print("juno-calib: earlier outputs were left untouched", file=sys.stderr)
@@ -238,8 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a chapter run (e.g. while importing)
+        print("juno-calib: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -2,20 +2,77 @@
 
 The executed notebook is written to a temporary file next to the target and moved into place
 only when every cell succeeded, so a failed run never overwrites an earlier good output.
+
+Ctrl-C (SIGINT) interrupts a run promptly: the kernel is interrupted and shut down, the partial
+notebook is removed, the previous notebook and JSON are left untouched and
+:class:`RunInterrupted` (a ``KeyboardInterrupt``) is raised; ``juno-calib run`` turns it into a
+one-line message and exit status 130. The handler is installed for the duration of the run even
+when the process inherited SIGINT as ignored (a job started from a script).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
 from .chapters import ROOT, get_chapter
 
 DEFAULT_OUT = ROOT / "_build" / "runs"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A chapter run stopped by Ctrl-C; the kernel is shut down and earlier outputs are intact."""
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigint_raises():
+    """SIGINT raises KeyboardInterrupt in this (main) thread while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _stop_kernel(km, timeout: float = 30.0) -> None:
+    """Interrupt, then shut down the kernel of ``km`` if it still runs.
+
+    Runs in a fresh thread: the event loop of this thread may hold the interrupted execution's
+    tasks, which would re-raise the KeyboardInterrupt on the next use. SIGINT is ignored
+    meanwhile, so that a second Ctrl-C cannot leave the kernel running.
+    """
+    def stop():
+        with contextlib.suppress(Exception):
+            if km.has_kernel and km.is_alive():
+                with contextlib.suppress(Exception):
+                    km.interrupt_kernel()
+                km.shutdown_kernel(now=True)
+        with contextlib.suppress(Exception):
+            km.cleanup_resources()
+
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        worker = threading.Thread(target=stop, name="juno-calib-kernel-stop", daemon=True)
+        worker.start()
+        worker.join(timeout)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +139,7 @@ def run_chapter(
     import jupytext
     import nbformat
     import papermill as pm
+    from jupyter_client.manager import KernelManager
 
     chapter = get_chapter(name)
     values = chapter.resolve(parameters, fast=fast)
@@ -90,21 +148,32 @@ def run_chapter(
     target = out_dir / f"{chapter.name}.ipynb"
     partial = out_dir / f".{chapter.name}.partial.ipynb"
     nb = jupytext.read(chapter.path)
+    # our own kernel manager, so that an interrupted run can stop its kernel (see _stop_kernel)
+    km = KernelManager(kernel_name="python3")
     try:
-        pm.execute_notebook(
-            nb,
-            str(partial),
-            parameters=values,
-            cwd=str(chapter.path.parent),
-            kernel_name="python3",
-            progress_bar=progress,
-            log_output=False,
-        )
+        with _sigint_raises():
+            pm.execute_notebook(
+                nb,
+                str(partial),
+                parameters=values,
+                cwd=str(chapter.path.parent),
+                kernel_name="python3",
+                progress_bar=progress,
+                log_output=False,
+                km=km,
+            )
+    except KeyboardInterrupt:
+        _stop_kernel(km)
+        partial.unlink(missing_ok=True)
+        raise RunInterrupted(f"chapter {chapter.name} interrupted; kernel shut down, earlier "
+                             f"outputs in {out_dir} left untouched") from None
     except BaseException:
+        _stop_kernel(km)
         failed = out_dir / f"{chapter.name}.failed.ipynb"
         if partial.exists():
             os.replace(partial, failed)
         raise
+    _stop_kernel(km)  # we own the kernel manager: nbclient shuts down only kernels it started
     os.replace(partial, target)
     glued = read_glued(nbformat.read(target, as_version=4))
     if json_path is not None:

@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import check_choice, check_range
-from ..hardware.sources import simulate_source
+from ..detector.response import DetectorResponse
+from ..hardware.sources import Source, simulate_source
 from ..particles.events import PARTS
 from .resolution import fit_peak
 
@@ -54,10 +56,12 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
         cascade: quenching, Cherenkov);
         ``visible_fraction``: fraction of decays with visible deposits.
     """
+    validate.instance("source", source, Source, hint='get_source("Cs137")')
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
     check_range("n_events", n_events, 200, 1e7)
     part = ("capture" if source.emits_neutrons else "all") if part is None else part
     check_choice("part", part, PARTS)
-    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
+    pos = validate.positions("positions", positions, r_max=response.geometry.r_ls, volume=validate.LS)
     frac = (sum(b.probability for b in source.branches if b.neutron) if part == "capture"
             else source.peak_fraction())
     if frac <= 0:
@@ -93,8 +97,10 @@ def shell_representatives(positions, g, *, r_max: float, tol: float = 1.0) -> np
     the point whose g is closest to the shell's median g represents it. Returns (K,) indices in
     order of increasing radius.
     """
-    pos = np.asarray(positions, dtype=float).reshape(-1, 3)
-    g = np.asarray(g, dtype=float)
+    pos = validate.positions("positions", positions)
+    g = validate.array("g", g, 0.0)
+    r_max = validate.number("r_max", r_max, 0.0, unit="m")
+    tol = validate.number("tol", tol, 0.0, 1e5, lo_open=True, unit="mm")
     if g.shape != (len(pos),):
         raise ValueError(f"g must have shape ({len(pos)},) like positions, got {g.shape}")
     r = np.linalg.norm(pos, axis=1)

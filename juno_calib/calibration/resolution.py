@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import validate
+
 
 def fit_peak(values, *, n_sigma: float = 2.0, n_bins: int = 60) -> dict:
     """Gaussian fit of the main peak of a spectrum, within ``n_sigma`` of its centre.
@@ -24,25 +26,43 @@ def fit_peak(values, *, n_sigma: float = 2.0, n_bins: int = 60) -> dict:
     """
     from scipy.optimize import curve_fit
 
-    x = np.asarray(values, dtype=float)
-    if x.size < 20:
-        raise ValueError(f"fit_peak needs at least 20 values, got {x.size}")
+    x = validate.array("values", values, -1e100, 1e100, ndim=1, size_min=20,
+                       why="drop NaN/inf (e.g. events without a fit) before fitting")
+    n_sigma = validate.number("n_sigma", n_sigma, 0.5, 10.0)
+    n_bins = validate.integer("n_bins", n_bins, 5, 10**5)
+    spread = float(np.ptp(x))
+    if not spread > 1e-12 * max(abs(float(x.mean())), 1e-300):
+        raise ValueError(f"values are all equal ({float(x[0]):g}, {x.size} values): a peak fit "
+                         "needs a spread of values")
     mean = float(np.median(x))
-    sigma = float(1.4826 * np.median(np.abs(x - mean))) or float(x.std()) or 1.0
-    for _ in range(2):
-        lo, hi = mean - n_sigma * sigma, mean + n_sigma * sigma
-        counts, edges = np.histogram(x, bins=n_bins, range=(lo, hi))
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        p, cov = curve_fit(lambda t, n, m, s: n * np.exp(-0.5 * ((t - m) / s) ** 2), centres, counts,
-                           p0=(counts.max(), mean, sigma), sigma=np.sqrt(np.maximum(counts, 1.0)))
-        mean, sigma = float(p[1]), abs(float(p[2]))
-    err = np.sqrt(np.diag(cov))
+    sigma = float(1.4826 * np.median(np.abs(x - mean))) or float(x.std())
+    try:
+        for _ in range(2):
+            lo, hi = mean - n_sigma * sigma, mean + n_sigma * sigma
+            counts, edges = np.histogram(x, bins=n_bins, range=(lo, hi))
+            if np.count_nonzero(counts) < 3:
+                raise RuntimeError("fewer than 3 filled bins in the fit window")
+            centres = 0.5 * (edges[1:] + edges[:-1])
+            p, cov = curve_fit(lambda t, n, m, s: n * np.exp(-0.5 * ((t - m) / s) ** 2), centres,
+                               counts, p0=(counts.max(), mean, sigma),
+                               sigma=np.sqrt(np.maximum(counts, 1.0)))
+            mean, sigma = float(p[1]), abs(float(p[2]))
+        err = np.sqrt(np.diag(cov))
+    except RuntimeError as exc:  # scipy's "optimal parameters not found", or the check above
+        raise ValueError(f"values ({x.size} values, median {float(np.median(x)):g}, spread "
+                         f"{spread:g}) have no Gaussian peak to fit: {exc}") from None
+    # a peak of the data lies among the data and is narrower than their spread
+    if not (np.all(np.isfinite(err)) and np.isfinite(mean) and 0 < sigma <= spread
+            and x.min() <= mean <= x.max()):
+        raise ValueError(f"values ({x.size} values) have no Gaussian peak to fit: the fit gave "
+                         f"mean {mean:g}, sigma {sigma:g}, errors {err.tolist()}")
     return {"mean": mean, "sigma": sigma, "mean_err": float(err[1]), "sigma_err": float(err[2])}
 
 
 def resolution_curve(e_vis, a, b, c):
     """Relative resolution ``sqrt((a/sqrt(E))^2 + b^2 + (c/E)^2)`` (seed 000, Eq. 1), E in MeV."""
-    e = np.asarray(e_vis, dtype=float)
+    e = validate.energies("e_vis", e_vis, 1e-3, 1e4, why="the formula is used from 1 keV to 10 GeV")
+    a, b, c = (validate.number(k, val, 0.0, 10.0) for k, val in (("a", a), ("b", b), ("c", c)))
     return np.sqrt(a * a / e + b * b + (c / e) ** 2)
 
 
@@ -53,9 +73,16 @@ def fit_resolution(e_vis, sigma_over_e, error) -> dict:
     95% upper limit ``b_up`` and ``a_eff = sqrt(a^2 + (1.6 b)^2 + (c/1.6)^2)`` (seed 000)."""
     from scipy.optimize import nnls
 
-    e = np.asarray(e_vis, dtype=float)
-    y = np.asarray(sigma_over_e, dtype=float) ** 2
-    w = 1.0 / (2.0 * np.sqrt(y) * np.asarray(error, dtype=float))  # 1 / error of (sigma/E)^2
+    e = validate.energies("e_vis", e_vis, 1e-3, 1e4, ndim=1, size_min=3)
+    y = validate.array("sigma_over_e", sigma_over_e, 0.0, 10.0, lo_open=True, ndim=1) ** 2
+    err_in = validate.array("error", error, 0.0, 10.0, lo_open=True, ndim=1)
+    if not e.shape == y.shape == err_in.shape:
+        raise ValueError(f"e_vis, sigma_over_e and error must have the same shape, got {e.shape}, "
+                         f"{y.shape}, {err_in.shape}")
+    if np.unique(e).size < 3:
+        raise ValueError(f"e_vis has {np.unique(e).size} distinct energies; the three terms a, b, c "
+                         "need at least 3")
+    w = 1.0 / (2.0 * np.sqrt(y) * err_in)  # 1 / error of (sigma/E)^2
     design = np.stack([1.0 / e, np.ones_like(e), 1.0 / e**2], axis=1)
     coef, _ = nnls(design * w[:, None], y * w)
     cov = np.linalg.inv((design * w[:, None] ** 2).T @ design)

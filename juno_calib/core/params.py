@@ -201,6 +201,8 @@ def check_range(name: str, value, lo=-math.inf, hi=math.inf, *, unit: str = "",
     ...
     ValueError: n_events = 0 is outside the allowed range [1, 100]
     """
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     try:
         v = float(value)
     except (TypeError, ValueError):

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import ParamSet, check_choice, check_range
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
@@ -120,7 +120,7 @@ def cartesian_to_spherical(xyz):
     >>> float(r), round(float(th / units.deg), 6)
     (2.0, 180.0)
     """
-    xyz = np.asarray(xyz, dtype=float)
+    xyz = validate.array("xyz", xyz)
     if xyz.shape[-1:] != (3,):
         raise ValueError(f"xyz must have shape (..., 3), got {xyz.shape}")
     x, y, z = np.moveaxis(xyz, -1, 0)
@@ -134,7 +134,14 @@ def spherical_to_cartesian(r, theta, phi):
     >>> spherical_to_cartesian(1.0, np.pi / 2, 0.0).round(12).tolist()
     [1.0, 0.0, 0.0]
     """
-    r, theta, phi = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, theta, phi)))
+    r = validate.array("r", r, 0.0)
+    theta = validate.array("theta", theta, 0.0, math.pi, unit="deg")
+    phi = validate.array("phi", phi)
+    try:
+        r, theta, phi = np.broadcast_arrays(r, theta, phi)
+    except ValueError:
+        raise ValueError(f"r, theta and phi must broadcast together, got shapes {r.shape}, "
+                         f"{theta.shape}, {phi.shape}") from None
     s = np.sin(theta)
     return np.stack([r * s * np.cos(phi), r * s * np.sin(phi), r * np.cos(theta)], axis=-1)
 
@@ -149,10 +156,11 @@ def sample_uniform_ls(n: int, *, rng: np.random.Generator, r_max: float | None =
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n must be an int, got {n!r}")
-    check_range("n", n, 0, 10**9)
+    n = validate.integer("n", n, 0, 10**9)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    geometry = geometry or _design_geometry()
+    geometry = _design_geometry() if geometry is None else validate.instance(
+        "geometry", geometry, Geometry, hint='Geometry.load("design")')
     r_max = geometry.r_ls if r_max is None else r_max
     check_range("r_max", r_max, 0.0, geometry.r_ls, unit="m", lo_open=True)
     r = r_max * np.cbrt(rng.random(n))
@@ -170,7 +178,7 @@ def fibonacci_directions(n: int) -> np.ndarray:
     >>> bool(np.allclose(np.linalg.norm(u, axis=1), 1.0)), round(float(u[:, 2].mean()), 12)
     (True, 0.0)
     """
-    check_range("n", n, 1, 10**9)
+    n = validate.integer("n", n, 1, 10**9)
     i = np.arange(n)
     z = 1.0 - (2.0 * i + 1.0) / n
     return spherical_to_cartesian(1.0, np.arccos(z), i * np.pi * (3.0 - math.sqrt(5.0)))
@@ -187,12 +195,17 @@ def disk_solid_angle(radius, distance):
     >>> round(float(disk_solid_angle(254.0, 19434.0) * 19434.0**2 / (np.pi * 254.0**2)), 4)
     0.9999
     """
-    a = np.asarray(radius, dtype=float)
-    d = np.asarray(distance, dtype=float)
-    if np.any(a < 0) or np.any(d < 0) or not (np.all(np.isfinite(a)) and np.all(np.isfinite(d))):
-        raise ValueError("disk_solid_angle needs finite radius >= 0 and distance >= 0")
+    a = validate.array("radius", radius, 0.0, 1e12, unit="m")
+    d = validate.array("distance", distance, 0.0, 1e12, unit="m")
+    return _disk_solid_angle(a, d)
+
+
+def _disk_solid_angle(a, d):
+    """Kernel of :func:`disk_solid_angle` (inputs checked by it; a point, a = 0, subtends 0)."""
     hyp = np.hypot(a, d)
-    return 2.0 * np.pi * a**2 / (hyp * (hyp + d))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q, s = a / hyp, d / hyp  # in ratios: no underflow of a^2 for tiny disks
+        return np.where(a > 0, 2.0 * np.pi * q * q / (1.0 + s), 0.0)
 
 
 def _chord(angle):
@@ -304,9 +317,14 @@ class PMTLayout:
     def pmt_in_direction(self, u) -> np.ndarray:
         """Index (int array ``(...)``) of the PMT whose photocathode a ray from the centre along
         ``u`` (``(..., 3)``, any length) hits, else -1. Exact for non-overlapping photocathodes."""
-        u = np.asarray(u, dtype=float)
+        u = validate.array("u", u)
+        if u.shape[-1:] != (3,):
+            raise ValueError(f"u must have shape (..., 3), got {u.shape}")
         flat = u.reshape(-1, 3)
-        flat = flat / np.linalg.norm(flat, axis=1, keepdims=True)
+        norm = np.linalg.norm(flat, axis=1, keepdims=True)
+        if np.any(norm == 0):
+            raise ValueError("u must not contain the zero vector (a ray needs a direction)")
+        flat = flat / norm
         out = np.full(len(flat), -1, dtype=np.int64)
         centres = self.position / self.radius[:, None]
         alpha = self.angular_radius
@@ -339,7 +357,9 @@ def coverage_profile(layout: PMTLayout, cos_edges, *, n_directions: int = 1_000_
     cos(theta). A Fibonacci lattice of ``n_directions`` is the quadrature: the mean over equal
     bands is ``layout.coverage()`` up to the quadrature error.
     """
-    edges = np.asarray(cos_edges, dtype=float)
+    validate.instance("layout", layout, PMTLayout, hint="pmt_layout(Geometry.load())")
+    n_directions = validate.integer("n_directions", n_directions, 1, 10**8)
+    edges = validate.array("cos_edges", cos_edges, -1.0, 1.0)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or edges[0] < -1 or edges[-1] > 1:
         raise ValueError("cos_edges must be an increasing 1-d array within [-1, 1] with >= 2 entries")
     u = fibonacci_directions(n_directions)

@@ -35,8 +35,9 @@ import dataclasses
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import ParamSet, check_range
-from .geometry import disk_solid_angle
+from .geometry import _disk_solid_angle, disk_solid_angle
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -96,9 +97,16 @@ def cathode_projection(cos_eta, aspect):
     >>> float(cathode_projection(1.0, 0.75)), float(cathode_projection(0.5, 1.0))
     (1.0, 0.75)
     """
-    c = np.clip(np.asarray(cos_eta, dtype=float), 0.0, 1.0)
+    cos_eta = validate.array("cos_eta", cos_eta, -1.0 - 1e-9, 1.0 + 1e-9)
+    aspect = validate.array("aspect", aspect, 0.0, 10.0)
+    return _cathode_projection(cos_eta, aspect)
+
+
+def _cathode_projection(cos_eta, aspect):
+    """Kernel of :func:`cathode_projection` (inputs checked by it)."""
+    c = np.clip(cos_eta, 0.0, 1.0)
     s2 = 1.0 - c * c
-    return 0.5 * (c + np.sqrt(c * c + aspect * aspect * s2)) * (np.asarray(cos_eta) > 0)
+    return 0.5 * (c + np.sqrt(c * c + aspect * aspect * s2)) * (cos_eta > 0)
 
 
 def cathode_solid_angle(distance, radius, cos_eta, aspect):
@@ -131,7 +139,14 @@ def fresnel_transmission(n1, n2, sin_i):
     >>> round(float(fresnel_transmission(1.0, 1.5, 0.0)), 6)  # 4 n1 n2 / (n1 + n2)^2
     0.96
     """
-    sin_i = np.asarray(sin_i, dtype=float)
+    n1 = validate.array("n1", n1, 1.0, 3.0)
+    n2 = validate.array("n2", n2, 1.0, 3.0)
+    sin_i = validate.array("sin_i", sin_i, 0.0, 1.0 + 1e-9)
+    return _fresnel_transmission(n1, n2, sin_i)
+
+
+def _fresnel_transmission(n1, n2, sin_i):
+    """Kernel of :func:`fresnel_transmission` (inputs checked by it)."""
     cos_i = np.sqrt(np.clip(1.0 - sin_i * sin_i, 0.0, 1.0))
     sin_t = (n1 / n2) * sin_i
     cos_t = np.sqrt(np.maximum(1.0 - sin_t * sin_t, 0.0))
@@ -152,10 +167,19 @@ def boundary_transmission(impact, optics: Optics, r_ls: float, acrylic_thickness
     ``n_ls b / (n_acrylic (R + t))`` at the acrylic/water surface; the transmitted light is
     lost when ``n_ls b > n_water (R + t)``.
     """
-    b = np.asarray(impact, dtype=float)
+    validate.instance("optics", optics, Optics, hint='Optics.load("design")')
+    r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
+    acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
+    b = validate.array("impact", impact, 0.0, r_ls * (1 + 1e-9), unit="m",
+                       why="the impact parameter of a ray from a vertex in the LS")
+    return _boundary_transmission(b, optics, r_ls, acrylic_thickness)
+
+
+def _boundary_transmission(b, optics, r_ls, acrylic_thickness):
+    """Kernel of :func:`boundary_transmission` (inputs checked by it)."""
     r_out = r_ls + acrylic_thickness
-    t1 = fresnel_transmission(optics.n_ls, optics.n_acrylic, b / r_ls)
-    t2 = fresnel_transmission(optics.n_acrylic, optics.n_water, optics.n_ls * b / (optics.n_acrylic * r_out))
+    t1 = _fresnel_transmission(optics.n_ls, optics.n_acrylic, b / r_ls)
+    t2 = _fresnel_transmission(optics.n_acrylic, optics.n_water, optics.n_ls * b / (optics.n_acrylic * r_out))
     return t1 * t2
 
 
@@ -179,8 +203,18 @@ def ray_paths(vertex, pmt_position, r_ls: float, acrylic_thickness: float):
     ``impact`` (impact parameter w.r.t. the centre, mm) and ``cos_eta`` (cosine of the angle
     between the ray and the inward PMT axis, the PMT facing the centre).
     """
-    x = np.atleast_2d(np.asarray(vertex, dtype=float))
-    p = np.atleast_2d(np.asarray(pmt_position, dtype=float))
+    r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
+    acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
+    x = validate.positions("vertex", vertex, r_max=r_ls, volume=validate.LS)
+    p = validate.positions("pmt_position", pmt_position)
+    if np.any(np.einsum("nk,nk->n", p, p) <= (r_ls + acrylic_thickness) ** 2):
+        raise ValueError(f"pmt_position: every PMT must sit outside the acrylic, r > "
+                         f"{(r_ls + acrylic_thickness) / 1000:g} m")
+    return _ray_paths(x, p, r_ls, acrylic_thickness)
+
+
+def _ray_paths(x, p, r_ls, acrylic_thickness):
+    """Kernel of :func:`ray_paths` (inputs checked by it)."""
     r2 = np.einsum("mk,mk->m", x, x)[:, None]
     p2 = np.einsum("nk,nk->n", p, p)[None, :]
     xp = x @ p.T
@@ -202,12 +236,19 @@ def attenuation(l_ls, l_acrylic, l_water, optics: Optics, acrylic_thickness: flo
     The acrylic's attenuation length follows from its transmittance over its thickness,
     ``lambda = -t / ln(T)``.
     """
+    validate.instance("optics", optics, Optics, hint='Optics.load("design")')
+    acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, 1e3, unit="mm",
+                                        lo_open=True)
+    l_ls, l_acrylic, l_water = (validate.array(name, val, 0.0, 1e6, unit="m") for name, val in
+                                (("l_ls", l_ls), ("l_acrylic", l_acrylic), ("l_water", l_water)))
+    return _attenuation(l_ls, l_acrylic, l_water, optics, acrylic_thickness)
+
+
+def _attenuation(l_ls, l_acrylic, l_water, optics, acrylic_thickness):
+    """Kernel of :func:`attenuation` (path lengths may be -1e-14 from rounding; not checked)."""
     mu_acr = -np.log(optics.acrylic_transmittance) / acrylic_thickness
-    return np.exp(
-        -np.asarray(l_ls) / optics.attenuation_length
-        - mu_acr * np.asarray(l_acrylic)
-        - np.asarray(l_water) / optics.water_attenuation_length
-    )
+    return np.exp(-l_ls / optics.attenuation_length - mu_acr * l_acrylic
+                  - l_water / optics.water_attenuation_length)
 
 
 def direct_fraction(vertex, pmt_position, cathode_radius, cathode_aspect, optics: Optics,
@@ -225,11 +266,17 @@ def direct_fraction(vertex, pmt_position, cathode_radius, cathode_aspect, optics
     -------
     (M, N) array of probabilities (before the detection efficiency).
     """
+    validate.number("angular_slope", angular_slope, 0.0, 1.0)
+    validate.array("cathode_radius", cathode_radius, 0.0, 1e3, unit="mm", lo_open=True)
+    validate.instance("optics", optics, Optics, hint='Optics.load("design")')
+    cathode_radius = np.asarray(cathode_radius, dtype=float)
+    cathode_aspect = validate.array("cathode_aspect", cathode_aspect, 0.0, 10.0)
     g = ray_paths(vertex, pmt_position, r_ls, acrylic_thickness)
-    omega = cathode_solid_angle(g["distance"], cathode_radius, g["cos_eta"], cathode_aspect)
+    omega = (_disk_solid_angle(cathode_radius, g["distance"])
+             * _cathode_projection(g["cos_eta"], cathode_aspect))
     accept = 1.0 - angular_slope * (1.0 - g["cos_eta"])
-    trans = boundary_transmission(g["impact"], optics, r_ls, acrylic_thickness)
-    att = attenuation(g["l_ls"], g["l_acrylic"], g["l_water"], optics, acrylic_thickness)
+    trans = _boundary_transmission(g["impact"], optics, r_ls, acrylic_thickness)
+    att = _attenuation(g["l_ls"], g["l_acrylic"], g["l_water"], optics, acrylic_thickness)
     return omega / (4.0 * np.pi) * accept * trans * att
 
 
@@ -247,7 +294,10 @@ def rayleigh_scattered_fraction(radius, optics: Optics, r_ls: float, n_nodes: in
     >>> abs(f - o.attenuation_length / o.rayleigh_length * (1 - exp(-17700 / o.attenuation_length))) < 1e-12
     True
     """
-    r = np.asarray(radius, dtype=float)
+    validate.instance("optics", optics, Optics, hint='Optics.load("design")')
+    r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
+    r = validate.array("radius", radius, 0.0, r_ls * (1 + 1e-9), unit="m", why="a vertex radius in the LS")
+    n_nodes = validate.integer("n_nodes", n_nodes, 2, 1000)
     c, w = np.polynomial.legendre.leggauss(n_nodes)
     rr = r[..., None]
     path = _sphere_exit(rr * c, rr * rr, r_ls)
@@ -273,17 +323,41 @@ def rayleigh_redetected(radius, direct_centre, optics: Optics, r_ls: float):
     >>> float(rayleigh_redetected(np.zeros(1), 1.0, off, 17700.0)[0, 0])
     0.0
     """
+    radius = validate.array("radius", radius, 0.0, ndim=1)
+    direct_centre = validate.array("direct_centre", direct_centre, 0.0, 1.0, ndim=(0, 1))
     scat = optics.rayleigh_redetection * rayleigh_scattered_fraction(radius, optics, r_ls)
     return scat[:, None] * direct_centre
+
+
+def total_reflection_onset(r_ls: float, acrylic_thickness: float, n_ls: float, n_water: float) -> float:
+    """Vertex radius (mm) beyond which some light is totally reflected at the water surface.
+
+    The one home of the formula. Light from radius ``r`` meets a sphere of radius ``R`` at
+    incidence angles up to ``arcsin(r/R)``; along a ray through concentric shells
+    ``n r sin(angle)`` is conserved (Born & Wolf Sec. 3.2), and the water surface is at
+    ``R + t``, so light is lost past the critical angle ``arcsin(n_water/n_ls)`` for
+    ``r > (R + t) n_water / n_ls``. ``acrylic_thickness = 0`` gives the textbook ``R n_water / n_ls``.
+
+    >>> round(total_reflection_onset(17700.0, 0.0, 1.4955, 1.333) / 1000, 3)
+    15.777
+    """
+    r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
+    t = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
+    n_ls = validate.number("n_ls", n_ls, 1.0, 3.0)
+    n_water = validate.number("n_water", n_water, 1.0, n_ls, hi_open=True,
+                              why="the LS is optically denser than water")
+    return (r_ls + t) * n_water / n_ls
 
 
 def tir_radius(optics: Optics, geometry, *, acrylic: bool = False) -> float:
     """Vertex radius (mm) beyond which some light is totally reflected at the LS/water boundary.
 
-    Light from radius ``r`` meets the sphere at incidence angles up to ``arcsin(r/R)``; with the
-    critical angle ``arcsin(n_water/n_ls)`` the onset is ``R n_water / n_ls``. With the acrylic
-    shell the water surface sits at ``R + t`` and the invariant ``n r sin(angle)`` moves the
-    exact onset of this model to ``(R + t) n_water / n_ls`` (``acrylic=True``).
+    :func:`total_reflection_onset` for the optics and geometry: without the acrylic shell
+    (``acrylic=False``) the textbook ``R n_water / n_ls``, with it the exact onset of this model,
+    ``(R + t) n_water / n_ls``.
     """
-    r_out = geometry.r_ls + (geometry.acrylic_thickness if acrylic else 0.0)
-    return r_out * optics.n_water / optics.n_ls
+    validate.instance("optics", optics, Optics, hint='Optics.load("design")')
+    if not (hasattr(geometry, "r_ls") and hasattr(geometry, "acrylic_thickness")):
+        raise TypeError(f"geometry must be a Geometry (e.g. Geometry.load()), got {type(geometry).__name__}")
+    t = geometry.acrylic_thickness if acrylic else 0.0
+    return total_reflection_onset(geometry.r_ls, t, optics.n_ls, optics.n_water)

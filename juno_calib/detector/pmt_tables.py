@@ -24,7 +24,7 @@ over the angle (the isotropic floor ``f``, all of ``T`` at the centre) and the r
 ``T' = T - f``; a proposal is uniform (chosen with odds ``4 pi f : integral of T'``) or drawn
 from the density ``T'(alpha)``, so that, whichever part it came from, a direction ``n`` was
 proposed with density proportional to ``T(alpha_n)``. It is accepted with probability
-``c w_k T(alpha_k) / (A_k T(alpha_n) B(r))``, ``c = min(A) / max(w)``. Integrating the
+``c w_k T(alpha_k) / (A_k T(alpha_n) B(r))``, ``c = 1 / max_k(w_k / A_k)``. Integrating the
 proposal density over the patch of PMT ``k`` gives ``P(k) ~ w_k T(r, alpha_k)`` for any layout.
 
 Exactness: the sampled distribution is exactly that of the table at its own resolution (``T``
@@ -55,7 +55,10 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.spatial import cKDTree
 
+from ..core import validate
+from ..core.validate import _short
 from .optics import Optics, direct_fraction, rayleigh_redetected
+from .timing import cdf_guide, cos_guide
 
 TABLE_SHAPE = (709, 721)
 """Default nodes of the table ``T(r, alpha)``: (in ``r``, in ``alpha``)."""
@@ -185,8 +188,8 @@ class PMTTable:
         return np.pi / (self.values.shape[1] - 1)
 
     def expected(self, vertices) -> np.ndarray:
-        """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm."""
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
+        """Expected PE per MeV, (M, N), of every PMT of the system for vertices (M, 3) mm in the LS."""
+        x = validate.positions("vertices", vertices, r_max=self.r_ls, volume=validate.LS)
         r = np.linalg.norm(x, axis=1)
         cos_a = (x @ self.direction.T) / np.where(r > 0, r, 1.0)[:, None]
         cos_a = np.where(r[:, None] > 0, cos_a, 1.0)
@@ -209,7 +212,9 @@ class PMTTable:
         cdf[:, -1] = 1.0
         n_r, n_bins = v.shape
         flat = (cdf + np.arange(n_r)[:, None]).ravel()
-        factor = self.weight / self.cell_area * (self.cell_area.min() / self.weight.max())
+        # c = 1 / max(w / A): the largest constant that keeps every acceptance <= 1
+        factor = self.weight / self.cell_area
+        factor = factor / factor.max()
         # per-row bound on T(alpha_k)/T(alpha) for directions within `bound` cell radii
         reach = int(np.ceil(self.bound * np.sqrt(self.cell_area.max() / np.pi) / self.d_alpha))
         local_max = maximum_filter1d(v, size=2 * reach + 1, axis=1, mode="nearest")
@@ -252,10 +257,31 @@ class PMTTable:
         norm_b = mass_b.sum(axis=1)
         cdf = np.cumsum(mass_b, axis=1) / np.where(norm_b > 0, norm_b, 1.0)[:, None]
         cdf[:, -1] = 1.0
-        n_r = g.shape[0]
+        n_r, n_bins = g.shape
         small = np.int16 if self.direction.shape[0] <= np.iinfo(np.int16).max else np.int32
-        return {"v": g, "floor": floor, "norm_b": norm_b, "flat_cdf": (cdf + np.arange(n_r)[:, None]).ravel(),
-                "row_bound": np.ones(n_r), "lookup": np.ascontiguousarray(self.lookup.astype(small))}
+        n_t = self.lookup.shape[0]
+        theta_cos = np.cos(np.linspace(0.0, np.pi, n_t + 1))
+        theta_cos[0], theta_cos[-1] = 1.0, -1.0
+        return {"v": g, "floor": floor, "norm_b": norm_b, "cdf": np.ascontiguousarray(cdf),
+                "cdf_guide": cdf_guide(cdf, n_bins), "alpha_guide": cos_guide(t["cos_edges"], 8 * n_bins),
+                "theta_cos": theta_cos, "theta_guide": cos_guide(theta_cos, 8 * n_t),
+                "row_bound": np.ones(n_r), "lookup": np.ascontiguousarray(self.lookup.astype(small)).ravel()}
+
+    def pmt_record(self, position=None, tts=None) -> np.ndarray:
+        """Per-PMT record (N, 8) of the compiled sampler: direction, acceptance factor, position
+        (mm) and TTS sigma (ns), one 64-byte row per PMT (zeros where not given)."""
+        rec = np.zeros((self.direction.shape[0], 8))
+        rec[:, :3] = self.direction
+        rec[:, 3] = self._bins["factor"]
+        if position is not None:
+            rec[:, 4:7] = position
+        if tts is not None:
+            rec[:, 7] = tts
+        return rec
+
+    @cached_property
+    def _plain_record(self) -> np.ndarray:
+        return self.pmt_record()
 
     def _vertex_terms(self, x, t=None):
         """Per-vertex terms of the sampler for vertices ``x`` (D, 3): the axis and its frame,
@@ -276,7 +302,7 @@ class PMTTable:
         return axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d
 
     def sample_pe(self, vertices, source=None, *, rng: np.random.Generator, times=None,
-                  return_clipped: bool = False):
+                  return_clipped: bool = False, return_charges: bool = False):
         """Draw one PMT per PE with the compiled kernel, and optionally a time per PE.
 
         The sampler of :meth:`sample_pmts` run PE by PE in
@@ -284,28 +310,37 @@ class PMTTable:
         :attr:`_envelope` instead of ``T`` and its row-wide bound (exact to the table as well).
         ``times`` is ``None`` (no times; returns the PMT indices (H,)) or a mapping with the
         time model's arrays (:meth:`juno_calib.detector.response.DetectorResponse.sample_hits`
-        builds it); then returns ``(pmt, time)``. ``return_clipped`` adds the fraction of
-        proposals whose acceptance exceeded 1.
+        builds it); then returns ``(pmt, time)``, with ``return_charges`` ``(pmt, time, charge)``
+        (single-PE charges, Normal(1, sigma_spe) redrawn while <= 0). ``return_clipped`` adds
+        the fraction of proposals whose acceptance exceeded 1. The kernel's random numbers come
+        from its own streams (xoshiro256**, one per block of PE) seeded by one draw from ``rng``:
+        the result is reproducible for a given ``rng`` state and independent of the number of
+        threads.
         """
         from .timing import place_and_time
 
-        x = np.ascontiguousarray(np.atleast_2d(np.asarray(vertices, dtype=float)))
-        src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
+        x, src = self._checked(vertices, source, rng)
+        x = np.ascontiguousarray(x)
         t = self._bins
         env = self._envelope
-        terms = self._vertex_terms(x, env)
+        axis, e1, e2, i_d, w_d, _, p_floor_d, p_up_d = self._vertex_terms(x, env)
+        frame = np.ascontiguousarray(np.concatenate([axis, e1, e2], axis=1))
         if times is None:
-            z1, z3 = np.zeros(1), np.zeros((1, 3))
-            args = (False, np.zeros(self.values.shape[0]), z3, z1, np.ones(1), np.ones(1), 0.0,
-                    1.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+            args = (self._plain_record, False, np.zeros(1), np.zeros(self.values.shape[0]), np.ones(1),
+                    np.ones(1), 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0)
         else:
-            args = (True, times["scattered"], times["pmt_position"], times["tts"], times["taus"],
+            args = (times["record"], True, times["spe_sigma"], times["scattered"], times["taus"],
                     times["weight_cdf"], times["rise"], times["r_ls"], times["r_acrylic"],
                     times["k_ls"], times["k_acrylic"], times["k_water"], times["attenuation_length"])
-        k, tm, n_clip = place_and_time(src, x, *terms, t["v"], env["v"], env["flat_cdf"], t["cos_edges"],
-                                       t["factor"],
-                                       self.direction, env["lookup"], self.d_alpha, *args, rng)
-        out = k if times is None else (k, tm)
+        seed = int(rng.integers(0, 2**63))
+        k, tm, q, n_clip = place_and_time(src, x, frame, i_d, w_d, p_floor_d, p_up_d, t["v"], env["v"],
+                                          env["cdf"], env["cdf_guide"], t["cos_edges"], env["alpha_guide"],
+                                          env["lookup"], self.lookup.shape[1], env["theta_cos"],
+                                          env["theta_guide"], *args, seed)
+        if return_charges:
+            out = (k, tm, q)
+        else:
+            out = k if times is None else (k, tm)
         if return_clipped:
             return out, n_clip / max(src.size, 1)
         return out
@@ -327,8 +362,24 @@ class PMTTable:
         either way it is accepted with ``c w_k T_k / (A_k T_n B)``. Rejected PE are redrawn in
         the next round.
         """
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
-        src = np.arange(x.shape[0]) if source is None else np.asarray(source, dtype=np.int64)
+        x, src = self._checked(vertices, source, rng)
+        return self._sample_pmts(x, src, rng=rng, return_clipped=return_clipped)
+
+    def _checked(self, vertices, source, rng):
+        """The samplers' inputs: vertices (D, 3) in the LS, source (H,) indices into them."""
+        x = validate.positions("vertices", vertices, r_max=self.r_ls, volume=validate.LS)
+        validate.generator("rng", rng)
+        if source is None:
+            return x, np.arange(x.shape[0])
+        src = np.asarray(source)
+        if src.ndim != 1 or (src.size and (src.dtype.kind not in "iu" or src.min() < 0
+                                           or src.max() >= x.shape[0])):
+            raise ValueError(f"source must be a (H,) integer array of vertex indices in "
+                             f"[0, {x.shape[0] - 1}], got {_short(source)}")
+        return x, src.astype(np.int64)
+
+    def _sample_pmts(self, x, src, *, rng, return_clipped=False):
+        """Kernel of :meth:`sample_pmts` (inputs checked by it)."""
         t = self._bins
         v, flat, cos_edges, factor = t["v"], t["flat_cdf"], t["cos_edges"], t["factor"]
         n_bins = v.shape[1]

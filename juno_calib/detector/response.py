@@ -36,11 +36,12 @@ from functools import cached_property
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
-from .timing import Timing, channels
+from .timing import Timing, deposit_of_pe, readout, spe_charges
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 SYSTEMS = ("lpmt", "spmt")
@@ -119,24 +120,25 @@ class Hits:
         return np.bincount(self.event[sel], weights=w, minlength=self.n_events)
 
 
-def _check_deposits(event, position, e_vis, n_events):
+def _check_deposits(event, position, e_vis, n_events, r_ls):
+    """The public samplers' inputs: shapes, event indices, e_vis >= 0, positions in the LS."""
+    e_vis = validate.energies("e_vis", e_vis, 0.0, 1e6, ndim=1)
     event = np.asarray(event)
-    position = np.asarray(position, dtype=float)
-    e_vis = np.asarray(e_vis, dtype=float)
-    if position.ndim != 2 or position.shape[1] != 3 or position.shape[0] != e_vis.shape[0] \
+    position = np.asarray(position)
+    if position.ndim != 2 or position.shape[1:] != (3,) or position.shape[0] != e_vis.shape[0] \
             or event.shape != e_vis.shape:
         raise ValueError(
             f"deposits need event (D,), position (D, 3) and e_vis (D,); got shapes "
             f"{event.shape}, {position.shape}, {e_vis.shape}"
         )
-    check_range("n_events", n_events, 1, np.inf)
+    if event.size and event.dtype.kind not in "iu":
+        raise TypeError(f"event must hold integer event indices, got dtype {event.dtype}")
+    n_events = validate.integer("n_events", n_events, 1, 10**8)
     if event.size and (event.min() < 0 or event.max() >= n_events):
         raise ValueError(f"event indices must lie in [0, {n_events - 1}], got [{event.min()}, {event.max()}]")
-    if e_vis.size and (not np.all(np.isfinite(e_vis)) or e_vis.min() < 0):
-        raise ValueError(f"e_vis must be finite and >= 0 MeV, got minimum {e_vis.min()}")
-    if not np.all(np.isfinite(position)):
-        raise ValueError("deposit positions must be finite")
-    return event.astype(np.int64), position, e_vis
+    # the light model is defined in the LS only: a deposit outside it has no yield of its own
+    position = validate.positions("position", position, r_max=r_ls, volume=validate.LS)
+    return event.astype(np.int64), position, e_vis, n_events
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -176,7 +178,17 @@ class TotalMap:
         return (r / self.r_ls) ** 3, cos_t + 1.0
 
     def expected(self, position) -> dict:
-        """Expected PE per MeV at positions (..., 3) mm: ``{"lpmt": (...), "spmt": (...)}``."""
+        """Expected PE per MeV at positions (n, 3) mm in the LS: ``{"lpmt": (n,), "spmt": (n,)}``.
+
+        One position (3,) gives scalars. NaN or a point outside the LS sphere (where the map
+        would only repeat its edge value) is a ``ValueError``.
+        """
+        x = validate.positions("position", position, r_max=self.r_ls, volume=validate.LS)
+        out = self._expected(x)
+        return {s: a[0] for s, a in out.items()} if np.shape(position) == (3,) else out
+
+    def _expected(self, position) -> dict:
+        """Kernel of :meth:`expected` (positions checked by the caller)."""
         u, c = self._coords(position)
         n_r3, n_cos = self.lpmt.shape
         d_u, d_c = 1.0 / (n_r3 - 1), 2.0 / (n_cos - 1)
@@ -186,6 +198,7 @@ class TotalMap:
         """Relative light yield ``g(r, theta)`` = expected / expected at the centre."""
         check_choice("system", system, SYSTEMS)
         return self.expected(position)[system] / self.center[system]
+
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -330,17 +343,7 @@ class DetectorResponse:
         return out
 
     def _check_vertices(self, vertices) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(vertices, dtype=float))
-        if x.ndim != 2 or x.shape[1] != 3:
-            raise ValueError(f"vertices must have shape (M, 3), got {x.shape}")
-        r = np.linalg.norm(x, axis=1)
-        if not np.all(np.isfinite(r)) or np.any(r > self.geometry.r_ls * (1 + 1e-9)):
-            bad = float(np.nanmax(r)) if np.any(np.isfinite(r)) else float("nan")
-            raise ValueError(
-                f"vertex radius = {bad / 1000:g} m is outside the LS sphere "
-                f"[0, {self.geometry.r_ls / 1000:g}] m"
-            )
-        return x
+        return validate.positions("vertices", vertices, r_max=self.geometry.r_ls, volume=validate.LS)
 
     # ---- fast paths --------------------------------------------------------------------------
     @cached_property
@@ -364,7 +367,7 @@ class DetectorResponse:
 
     # ---- event sampling ----------------------------------------------------------------------
     def _event_means(self, event, position, e_vis, n_events):
-        mu = self.total_map.expected(position)
+        mu = self.total_map._expected(position)
         dep = {s: e_vis * mu[s] for s in SYSTEMS}
         ev = {s: np.bincount(event, weights=dep[s], minlength=n_events) for s in SYSTEMS}
         return dep, ev
@@ -379,7 +382,9 @@ class DetectorResponse:
         n_events : number of events (events without deposits get dark noise only).
         rng : generator.
         """
-        event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
+        event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
+                                                           self.geometry.r_ls)
+        validate.generator("rng", rng)
         _, ev = self._event_means(event, position, e_vis, n_events)
         dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
         sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
@@ -403,8 +408,10 @@ class DetectorResponse:
         out = {}
         for s, sl in self.system_slice.items():
             out[s] = {
-                "scattered": self.tables[s].scattered, "tts": np.ascontiguousarray(self.tts[sl]),
-                "pmt_position": np.ascontiguousarray(np.asarray(self.layout.position, dtype=float)[sl]),
+                "scattered": self.tables[s].scattered,
+                "spe_sigma": np.ascontiguousarray(self.spe_resolution[sl]),
+                "record": self.tables[s].pmt_record(np.asarray(self.layout.position, dtype=float)[sl],
+                                                    self.tts[sl]),
                 "taus": np.asarray(tm.taus, dtype=float), "weight_cdf": np.cumsum(tm.weights),
                 "rise": float(tm.scint_rise_time), "r_ls": float(g.r_ls),
                 "r_acrylic": float(g.r_ls + g.acrylic_thickness),
@@ -434,16 +441,19 @@ class DetectorResponse:
         :mod:`juno_calib.detector.timing`: emission profile, time of flight, TTS).
         Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate,
         time uniform in the readout window. Charges: each PE ~ Normal(1, sigma_spe) of its PMT
-        type, negatives redrawn. Readout (:func:`juno_calib.detector.timing.channels`): one row
+        type, negatives redrawn. Readout (:func:`juno_calib.detector.timing.readout`): one row
         per LPMT channel (first-hit time, PE, charge) and one per SPMT PE.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
         """
-        event, position, e_vis = _check_deposits(event, position, e_vis, n_events)
-        check_range("max_pe", max_pe, 1, np.inf)
+        event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
+                                                           self.geometry.r_ls)
+        validate.generator("rng", rng)
+        max_pe = validate.integer("max_pe", max_pe, 1)
         order = np.argsort(event, kind="stable")
         event, position, e_vis = event[order], position[order], e_vis[order]
         dep, ev = self._event_means(event, position, e_vis, n_events)
         first = np.searchsorted(event, np.arange(n_events), side="left")
+        last = np.searchsorted(event, np.arange(n_events), side="right")
         cum = {s: np.concatenate([[0.0], np.cumsum(dep[s])]) for s in SYSTEMS}
         n_sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
         n_dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
@@ -454,32 +464,35 @@ class DetectorResponse:
         edges = np.unique(np.concatenate([[0], bounds + 1, [n_events]]).clip(0, n_events))
         parts = []
         for e0, e1 in zip(edges[:-1], edges[1:], strict=True):
-            events = np.arange(e0, e1)
-            counts, pmts, times = [], [], []
+            counts, pmts, times, charges = [], [], [], []
             for s in SYSTEMS:
-                hit_event = np.repeat(events, n_sig[s][e0:e1])
-                target = cum[s][first[hit_event]] + rng.random(hit_event.size) * ev[s][hit_event]
-                d = np.clip(np.searchsorted(cum[s], target, side="right") - 1, 0, max(event.size - 1, 0))
+                d = deposit_of_pe(n_sig[s][e0:e1], first[e0:e1], last[e0:e1], cum[s], rng)
                 lo, hi = self.system_slice[s].start, self.system_slice[s].stop
-                pmt, t = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s])
+                pmt, t, q = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s],
+                                                     return_charges=True)
                 nd = n_dark[s][e0:e1]
                 cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
-                dark_pmt = np.searchsorted(cdf, rng.random(int(nd.sum())) * cdf[-1], side="right")
+                dark_pmt = np.minimum(np.searchsorted(cdf, rng.random(int(nd.sum())) * cdf[-1], side="right"),
+                                      hi - lo - 1) + lo
                 counts += [n_sig[s][e0:e1], nd]
-                pmts += [pmt + lo, np.minimum(dark_pmt, hi - lo - 1) + lo]
+                pmts += [pmt + lo, dark_pmt]
                 times += [t, t_open + window * rng.random(int(nd.sum()))]
+                charges += [q, spe_charges(dark_pmt, self.spe_resolution, rng=rng)]
             # sources in the order LPMT signal, LPMT dark, SPMT signal, SPMT dark
             offsets = np.cumsum([0] + [c.sum() for c in counts])[:-1]
             starts = np.stack([o + np.concatenate([[0], np.cumsum(c)]) for o, c in zip(offsets, counts,
                                                                                         strict=True)])
-            ev_i, pm_i, npe, q, tt = channels(e1 - e0, self.n_lpmt, starts.astype(np.int64),
-                                              np.concatenate(pmts).astype(np.int64),
-                                              np.concatenate(times), self.spe_resolution, rng)
+            ev_i, pm_i, npe, q, tt = readout(e1 - e0, self.n_lpmt, starts.astype(np.int64),
+                                             np.concatenate(pmts).astype(np.int64),
+                                             np.concatenate(times), np.concatenate(charges))
             parts.append({"event": ev_i + np.int32(e0), "pmt": pm_i, "npe": npe, "charge": q, "time": tt})
         return Hits(n_events=int(n_events), **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
                     n_pmt_lpmt=self.n_lpmt)
 
     def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
         """Sample a :class:`juno_calib.particles.events.Deposits` object with either path."""
+        if not all(hasattr(deposits, a) for a in ("event", "position", "e_vis", "n_events")):
+            raise TypeError(f"deposits must be a Deposits (e.g. from simulate_gammas), got "
+                            f"{type(deposits).__name__}")
         args = (deposits.event, deposits.position, deposits.e_vis, deposits.n_events)
         return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng)

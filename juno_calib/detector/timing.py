@@ -23,9 +23,12 @@ gets a time (ns, relative to the event time)
 Dark hits are uniform in the readout window ``[start, start + window]``. The per-PE work is a
 compiled kernel (:func:`place_and_time`, numba), the same rejection sampler as
 :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts` (which stays as the pure-numpy
-reference) with the time drawn in the same pass; :func:`channels` then forms the readout:
+reference) with the time and the single-PE charge drawn in the same pass, in blocks of PE with
+one random stream each (xoshiro256**, seeded from the caller's generator; reproducible and
+independent of the number of threads); :func:`readout` then forms the readout:
 LPMTs report the first-hit time, the number of PE and the summed charge per channel, SPMTs
-every PE as its own hit (time, charge).
+every PE as its own hit (time, charge). :func:`channels` is the same readout with the charges
+drawn from a numpy generator.
 
 Not modelled (stated in chapter 4): the late-pulse and pre-pulse tails of the TTS (large for
 MCP-PMTs), the PMT-to-PMT spread of transit times and its calibration, re-emission delays,
@@ -201,140 +204,325 @@ def _path_times(vtx, pmt_pos, r_ls, r_acr, k_ls, k_acr, k_w):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _propose(d_alpha, n_bins, p_floor, p_up, ii, flat, cos_edges, ax, ay, az, e1x, e1y, e1z,
-             e2x, e2y, e2z, rng):
-    """One proposal: its bin ``j`` in alpha and its direction (nx, ny, nz)."""
-    if rng.random() < p_floor:
-        c = 2.0 * rng.random() - 1.0
-        j = int(np.arccos(c) / d_alpha)
-        if j > n_bins - 1:
-            j = n_bins - 1
-    else:
-        row = ii + (1 if rng.random() < p_up else 0)
-        u = row + rng.random()
-        j = np.searchsorted(flat[row * n_bins:(row + 1) * n_bins], u, side="right")
-        if j > n_bins - 1:
-            j = n_bins - 1
-        c = cos_edges[j] + rng.random() * (cos_edges[j + 1] - cos_edges[j])
-    phi = 2.0 * np.pi * rng.random()
-    s = np.sqrt(max(1.0 - c * c, 0.0))
-    cp, sp = s * np.cos(phi), s * np.sin(phi)
-    return (j, c * ax + cp * e1x + sp * e2x, c * ay + cp * e1y + sp * e2y, c * az + cp * e1z + sp * e2z)
+def _cos_bin(c, cos_edges, guide):
+    """Bin ``j`` of ``c`` on edges ``cos_edges`` (decreasing, ``cos_edges[0] = 1``,
+    ``cos_edges[-1] = -1``): ``cos_edges[j + 1] < c <= cos_edges[j]``, i.e. the bin of
+    ``arccos(c)`` on the uniform grid of angles whose cosines are ``cos_edges``, clipped to
+    ``[0, n - 1]``. No inverse trigonometry: the guide table (:func:`cos_guide`) gives the
+    first candidate bin for a fine cell in ``c`` and a short walk along the edges ends it."""
+    n_g = guide.size
+    n_bins = cos_edges.size - 1
+    m = int((1.0 - c) * (0.5 * n_g))
+    if m < 0:
+        m = 0
+    elif m > n_g - 1:
+        m = n_g - 1
+    j = guide[m]
+    while j < n_bins - 1 and c <= cos_edges[j + 1]:
+        j += 1
+    return j
 
 
-@numba.njit(cache=True, error_model="numpy")
-def place_and_time(src, vtx, axis, e1, e2, i_d, w_d, bound_d, p_floor_d, p_up_d,
-                   v, g, flat, cos_edges, factor, direction, lookup, d_alpha,
-                   with_time, scat_row, pmt_pos, tts, taus, wcum, rise,
-                   r_ls, r_acr, k_ls, k_acr, k_w, lam_att, rng):
-    """PMT (H,) and time (H,) of every PE; PE ``h`` comes from vertex ``src[h]``.
+def cos_guide(cos_edges, n_guide: int) -> np.ndarray:
+    """Guide table of :func:`_cos_bin`: for fine cell ``m`` (``c`` in
+    ``(1 - 2 (m + 1) / n_guide, 1 - 2 m / n_guide]``) the bin of its largest ``c``, a lower
+    bound of the bin of every ``c`` in the cell."""
+    c_top = 1.0 - 2.0 * np.arange(n_guide) / n_guide
+    inner = np.asarray(cos_edges)[1:-1]
+    return np.sum(c_top[:, None] <= inner[None, :], axis=1).astype(np.int32)
+
+
+def cdf_guide(cdf, n_guide: int) -> np.ndarray:
+    """Guide table (n_rows, n_guide) of the row-wise CDFs ``cdf`` (n_rows, n_bins): entry ``m``
+    is the first bin ``j`` with ``cdf[j] > m / n_guide``, so an inverse-CDF search for
+    ``u >= m / n_guide`` starts there (the method of guide tables, Chen & Asau 1974)."""
+    u = np.arange(n_guide) / n_guide
+    out = np.empty((cdf.shape[0], n_guide), dtype=np.int32)
+    for i in range(cdf.shape[0]):
+        out[i] = np.searchsorted(cdf[i], u, side="right")
+    return np.minimum(out, cdf.shape[1] - 1)
+
+
+BLOCK = 512
+"""PE per block of the compiled sampler: its rounds run over the pending PE of one block, so that
+the per-PE temporaries and the table rows of the block's vertices stay in the CPU cache; every
+block has its own random stream (:func:`_block_state`), so blocks run in parallel threads and
+the result does not depend on the number of threads."""
+
+_U64 = np.uint64
+
+
+@numba.njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << _U64(k)) | (x >> _U64(64 - k))
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform(st):
+    """Next double in [0, 1) of the xoshiro256** stream ``st`` (4 uint64 words, advanced in place;
+    Blackman & Vigna 2021), from the top 53 bits."""
+    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
+    res = _rotl(s1 * _U64(5), 7) * _U64(9)
+    t = s1 << _U64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
+    return np.float64(res >> _U64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True)
+def _block_state(seed, block, st):
+    """Seed the stream of block ``block`` from the call's ``seed`` with splitmix64 (the seeding
+    recommended for xoshiro): streams of different blocks and calls are unrelated."""
+    z = _U64(seed) ^ (_U64(block) * _U64(0xD1B54A32D192ED03))
+    for i in range(4):
+        z += _U64(0x9E3779B97F4A7C15)
+        x = z
+        x = (x ^ (x >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> _U64(27))) * _U64(0x94D049BB133111EB)
+        st[i] = x ^ (x >> _U64(31))
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _normal_pair(st):
+    """Two independent standard normals (Marsaglia's polar method)."""
+    while True:
+        a = 2.0 * _uniform(st) - 1.0
+        b = 2.0 * _uniform(st) - 1.0
+        q = a * a + b * b
+        if 0.0 < q < 1.0:
+            break
+    f = np.sqrt(-2.0 * np.log(q) / q)
+    return a * f, b * f
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def place_and_time(src, vtx, frame, i_d, w_d, p_floor_d, p_up_d,
+                   v, g, cdf, guide, cos_edges, alpha_guide, lookup, n_phi, theta_cos, theta_guide, rec,
+                   with_time, spe_sigma, scat_row, taus, wcum, rise, r_ls, r_acr, k_ls, k_acr, k_w, lam_att,
+                   seed):
+    """PMT (H,), time (H,) and charge (H,) of every PE; PE ``h`` comes from vertex ``src[h]``.
 
     The rejection sampler of :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts` with
-    the proposal density ``g`` (the envelope of the table ``v``; ``g = v`` with ``bound_d = B(r)``
-    is the numpy sampler) and the acceptance ``factor_k T_k / (G_n bound)``, in rounds over the
-    pending PE like the numpy sampler (independent iterations let the CPU overlap the memory
-    accesses of the PMT lookup), then, if ``with_time``, every PE's time (module docstring).
-    Returns the PMT indices, the times and the number of proposals whose acceptance exceeded 1.
+    the proposal density ``g`` (the envelope of the table ``v``) and the acceptance
+    ``factor_k T_k / G_n``. ``frame`` (D, 9) holds each vertex's axis and the two unit vectors
+    completing it; ``rec`` (N, 8) each PMT's record (direction, acceptance factor, position,
+    TTS sigma) in one cache line. The PE are processed in blocks of :data:`BLOCK` (in parallel
+    threads, each block with its own random stream seeded from ``seed`` and the block index);
+    within a block, rounds over the pending PE (independent iterations let the CPU overlap the
+    memory accesses of the PMT lookup), then, if ``with_time``, every PE's time (module
+    docstring) and charge (Normal(1, ``spe_sigma[k]``), redrawn while <= 0). Bins in ``alpha``
+    and lookup rows in ``theta`` come from :func:`_cos_bin` (no inverse trigonometry), the
+    inverse CDF from a guide table, the azimuth from Marsaglia's polar method (no
+    trigonometry). Returns the PMT indices, times, charges and the number of proposals whose
+    acceptance exceeded 1.
     """
     n_h = src.size
     n_bins = v.shape[1]
-    n_t, n_p = lookup.shape
+    n_guide = guide.shape[1]
     out_k = np.empty(n_h, np.int64)
-    t_acc = np.empty(n_h)
     out_t = np.zeros(n_h)
-    n_clip = 0
+    out_q = np.zeros(n_h, np.float32)
     two_pi = 2.0 * np.pi
-    pend = np.arange(n_h)
-    n_pend = n_h
-    prop_k = np.empty(n_h, np.int64)
-    prop_j = np.empty(n_h, np.int64)
-    flat_lookup = lookup.ravel()
-    while n_pend > 0:
-        # pass 1: a proposal and its lookup cell for every pending PE (independent iterations)
+    phi_scale = n_phi / two_pi
+    n_blocks = (n_h + BLOCK - 1) // BLOCK
+    n_clip = 0
+    for blk in numba.prange(n_blocks):
+        st = np.empty(4, np.uint64)
+        _block_state(seed, blk, st)
+        t_acc = np.empty(BLOCK)
+        pend = np.empty(BLOCK, np.int64)
+        prop_k = np.empty(BLOCK, np.int64)
+        prop_j = np.empty(BLOCK, np.int64)
+        b0 = blk * BLOCK
+        b1 = min(b0 + BLOCK, n_h)
+        n_pend = b1 - b0
         for i in range(n_pend):
-            h = pend[i]
+            pend[i] = b0 + i
+        while n_pend > 0:
+            # pass 1: a proposal and its lookup cell for every pending PE of the block
+            for i in range(n_pend):
+                d = src[pend[i]]
+                ii = i_d[d]
+                # one uniform chooses the part of the proposal, the row and the bin: each
+                # choice leaves a uniform, rescaled, for the next (conditional uniformity)
+                u = _uniform(st)
+                pf = p_floor_d[d]
+                if u < pf:  # isotropic floor: cos(alpha) uniform
+                    c = 2.0 * (u / pf) - 1.0
+                    j = _cos_bin(c, cos_edges, alpha_guide)
+                else:  # the rest of the envelope: row by the weight in r, bin by inverse CDF
+                    u = (u - pf) / (1.0 - pf)
+                    pu = p_up_d[d]
+                    if u < pu:
+                        row = ii + 1
+                        u = u / pu
+                    else:
+                        row = ii
+                        u = (u - pu) / (1.0 - pu)
+                    m = int(u * n_guide)
+                    j = guide[row, m if m < n_guide else n_guide - 1]
+                    while j < n_bins - 1 and cdf[row, j] <= u:
+                        j += 1
+                    lo = cdf[row, j - 1] if j > 0 else 0.0
+                    den = cdf[row, j] - lo
+                    f = (u - lo) / den if den > 0.0 else 0.5
+                    if f > 1.0:
+                        f = 1.0
+                    c = cos_edges[j] + f * (cos_edges[j + 1] - cos_edges[j])
+                while True:  # Marsaglia: a uniform azimuth without trigonometry
+                    a = 2.0 * _uniform(st) - 1.0
+                    b = 2.0 * _uniform(st) - 1.0
+                    q = a * a + b * b
+                    if 0.0 < q <= 1.0:
+                        break
+                s = np.sqrt(max(1.0 - c * c, 0.0)) / q
+                cp, sp = s * (a * a - b * b), s * (2.0 * a * b)
+                nx = c * frame[d, 0] + cp * frame[d, 3] + sp * frame[d, 6]
+                ny = c * frame[d, 1] + cp * frame[d, 4] + sp * frame[d, 7]
+                nz = c * frame[d, 2] + cp * frame[d, 5] + sp * frame[d, 8]
+                ic = _cos_bin(nz, theta_cos, theta_guide)
+                ip = int((np.arctan2(ny, nx) + np.pi) * phi_scale)
+                if ip > n_phi - 1:
+                    ip = n_phi - 1
+                prop_k[i] = ic * n_phi + ip
+                prop_j[i] = j
+            # pass 1b: the owners, in a tight gather loop (the CPU overlaps the cache misses)
+            for i in range(n_pend):
+                prop_k[i] = lookup[prop_k[i]]
+            # pass 2: accept or keep pending
+            n_next = 0
+            for i in range(n_pend):
+                h = pend[i]
+                d = src[h]
+                k = prop_k[i]
+                j = prop_j[i]
+                ii = i_d[d]
+                ww = w_d[d]
+                cos_k = rec[k, 0] * frame[d, 0] + rec[k, 1] * frame[d, 1] + rec[k, 2] * frame[d, 2]
+                jk = _cos_bin(cos_k, cos_edges, alpha_guide)
+                t_k = (1.0 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
+                t_n = (1.0 - ww) * g[ii, j] + ww * g[ii + 1, j]
+                num = rec[k, 3] * t_k
+                if num > t_n:
+                    n_clip += 1
+                if _uniform(st) * t_n < num:
+                    out_k[h] = k
+                    t_acc[h - b0] = t_k
+                else:
+                    pend[n_next] = h
+                    n_next += 1
+            n_pend = n_next
+        if not with_time:
+            continue
+        for h in range(b0, b1):
             d = src[h]
-            j, nx, ny, nz = _propose(d_alpha, n_bins, p_floor_d[d], p_up_d[d], i_d[d], flat, cos_edges,
-                                     axis[d, 0], axis[d, 1], axis[d, 2], e1[d, 0], e1[d, 1], e1[d, 2],
-                                     e2[d, 0], e2[d, 1], e2[d, 2], rng)
-            theta = np.arccos(min(max(nz, -1.0), 1.0))
-            ph = np.arctan2(ny, nx) + np.pi
-            ic = min(max(int(theta * (n_t / np.pi)), 0), n_t - 1)
-            ip = min(max(int(ph * (n_p / two_pi)), 0), n_p - 1)
-            prop_k[i] = ic * n_p + ip
-            prop_j[i] = j
-        # pass 1b: the owners, in a tight gather loop (the CPU overlaps the cache misses)
-        for i in range(n_pend):
-            prop_k[i] = flat_lookup[prop_k[i]]
-        # pass 2: accept or keep pending
-        n_next = 0
-        for i in range(n_pend):
-            h = pend[i]
-            d = src[h]
-            k = prop_k[i]
-            j = prop_j[i]
+            k = out_k[h]
             ii = i_d[d]
             ww = w_d[d]
-            cos_k = direction[k, 0] * axis[d, 0] + direction[k, 1] * axis[d, 1] + direction[k, 2] * axis[d, 2]
-            jk = int(np.arccos(min(max(cos_k, -1.0), 1.0)) / d_alpha)
-            if jk > n_bins - 1:
-                jk = n_bins - 1
-            t_k = (1.0 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
-            t_n = (1.0 - ww) * g[ii, j] + ww * g[ii + 1, j]
-            acc = factor[k] * t_k / (t_n * bound_d[d])
-            if acc > 1.0:
-                n_clip += 1
-            if rng.random() < acc:
-                out_k[h] = k
-                t_acc[h] = t_k
-            else:
-                pend[n_next] = h
-                n_next += 1
-        n_pend = n_next
-    if not with_time:
-        return out_k, out_t, n_clip
-    for h in range(n_h):
-        d = src[h]
-        k = out_k[h]
-        ii = i_d[d]
-        ww = w_d[d]
-        # emission: rise exponential + one decay component
-        uc = rng.random()
-        comp = 0
-        while comp < taus.size - 1 and uc > wcum[comp]:
-            comp += 1
-        te = rng.exponential(taus[comp])
-        if rise > 0.0:
-            te += rng.exponential(rise)
-        sx, sy, sz = vtx[d, 0], vtx[d, 1], vtx[d, 2]
-        t0 = 0.0
-        scat = (1.0 - ww) * scat_row[ii] + ww * scat_row[ii + 1]
-        if scat > 0.0 and rng.random() * t_acc[h] < scat:
-            # Rayleigh-scattered PE: vertex -> scattering point -> PMT
-            cz = 2.0 * rng.random() - 1.0
-            ps = two_pi * rng.random()
-            sz2 = np.sqrt(max(1.0 - cz * cz, 0.0))
-            ux, uy, uz = sz2 * np.cos(ps), sz2 * np.sin(ps), cz
-            r2 = sx * sx + sy * sy + sz * sz
-            length = _exit(sx * ux + sy * uy + sz * uz, r2, r_ls)
-            dist = -lam_att * np.log(1.0 - rng.random() * (1.0 - np.exp(-length / lam_att)))
-            t0 = k_ls * dist
-            sx, sy, sz = sx + dist * ux, sy + dist * uy, sz + dist * uz
-        out_t[h] = (te + t0 + path_time(sx, sy, sz, pmt_pos[k, 0], pmt_pos[k, 1], pmt_pos[k, 2],
-                                        r_ls, r_acr, k_ls, k_acr, k_w)
-                    + tts[k] * rng.standard_normal())
-    return out_k, out_t, n_clip
+            # emission: rise exponential + one decay component (one uniform picks the
+            # component and, rescaled, gives its exponential)
+            uc = _uniform(st)
+            comp = 0
+            lo = 0.0
+            while comp < taus.size - 1 and uc > wcum[comp]:
+                lo = wcum[comp]
+                comp += 1
+            hi = wcum[comp] if comp < taus.size - 1 else 1.0
+            ue = (uc - lo) / (hi - lo) if hi > lo else _uniform(st)
+            te = -taus[comp] * np.log(1.0 - min(ue, 1.0 - 1e-16))
+            if rise > 0.0:
+                te -= rise * np.log(1.0 - _uniform(st))
+            sx, sy, sz = vtx[d, 0], vtx[d, 1], vtx[d, 2]
+            t0 = 0.0
+            scat = (1.0 - ww) * scat_row[ii] + ww * scat_row[ii + 1]
+            if scat > 0.0 and _uniform(st) * t_acc[h - b0] < scat:
+                # Rayleigh-scattered PE: vertex -> scattering point -> PMT
+                cz = 2.0 * _uniform(st) - 1.0
+                while True:
+                    a = 2.0 * _uniform(st) - 1.0
+                    b = 2.0 * _uniform(st) - 1.0
+                    q = a * a + b * b
+                    if 0.0 < q <= 1.0:
+                        break
+                sz2 = np.sqrt(max(1.0 - cz * cz, 0.0)) / q
+                ux, uy, uz = sz2 * (a * a - b * b), sz2 * (2.0 * a * b), cz
+                r2 = sx * sx + sy * sy + sz * sz
+                length = _exit(sx * ux + sy * uy + sz * uz, r2, r_ls)
+                dist = -lam_att * np.log(1.0 - _uniform(st) * (1.0 - np.exp(-length / lam_att)))
+                t0 = k_ls * dist
+                sx, sy, sz = sx + dist * ux, sy + dist * uy, sz + dist * uz
+            z_t, z_q = _normal_pair(st)
+            out_t[h] = (te + t0 + path_time(sx, sy, sz, rec[k, 4], rec[k, 5], rec[k, 6],
+                                            r_ls, r_acr, k_ls, k_acr, k_w)
+                        + rec[k, 7] * z_t)
+            qq = 1.0 + spe_sigma[k] * z_q
+            while qq <= 0.0:
+                qq = 1.0 + spe_sigma[k] * _normal_pair(st)[0]
+            out_q[h] = qq
+    return out_k, out_t, out_q, n_clip
 
 
 @numba.njit(cache=True, error_model="numpy")
+def deposit_of_pe(counts, first, last, cum, rng):
+    """Deposit (PE,) of every PE of events with ``counts`` (E,) PE each: the deposits of event
+    ``e`` are ``first[e]:last[e]``, chosen in proportion to their expected PE (the cumulative
+    sums ``cum``, ``cum[0] = 0``); an event with one deposit needs no random number."""
+    out = np.empty(counts.sum(), np.int64)
+    h = 0
+    for e in range(counts.size):
+        a, b = first[e], last[e]
+        n = counts[e]
+        if b - a <= 1:
+            for _ in range(n):
+                out[h] = a
+                h += 1
+            continue
+        lo_c, span = cum[a], cum[b] - cum[a]
+        for _ in range(n):
+            t = lo_c + rng.random() * span
+            lo, hi = a, b - 1  # the last d in [a, b) with cum[d] <= t
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if cum[mid] <= t:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            out[h] = lo
+            h += 1
+    return out
+
+
+def spe_charges(pmts, spe_sigma, *, rng: np.random.Generator) -> np.ndarray:
+    """Charge (float32) of PE on PMTs ``pmts``: Normal(1, ``spe_sigma[k]``), redrawn while <= 0."""
+    sig = spe_sigma[pmts]
+    q = 1.0 + sig * rng.standard_normal(pmts.size)
+    bad = np.flatnonzero(q <= 0.0)
+    while bad.size:
+        q[bad] = 1.0 + sig[bad] * rng.standard_normal(bad.size)
+        bad = bad[q[bad] <= 0.0]
+    return q.astype(np.float32)
+
+
 def channels(n_events, n_lpmt, starts, pmts, times, spe_sigma, rng):
-    """Readout of events from their PE: LPMT channels (first-hit time, PE count, summed charge)
-    and SPMT hits (one row per PE).
+    """:func:`readout` with every PE's charge drawn by :func:`spe_charges` (Normal(1, sigma_spe),
+    redrawn while <= 0)."""
+    return readout(n_events, n_lpmt, starts, pmts, times, spe_charges(pmts, spe_sigma, rng=rng))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def readout(n_events, n_lpmt, starts, pmts, times, charges):
+    """Readout of events from their PE with given charges: LPMT channels (first-hit time, PE
+    count, summed charge) and SPMT hits (one row per PE).
 
     ``starts`` (S, n_events + 1) and ``pmts``/``times`` (S arrays concatenated, see
     :meth:`DetectorResponse.sample_hits`): the PE of event ``e`` from source ``s`` are
-    ``pmts[starts[s, e]:starts[s, e + 1]]``. Charges: Normal(1, sigma_spe) per PE, redrawn
-    while <= 0. Rows of one event are contiguous, events in order.
+    ``pmts[starts[s, e]:starts[s, e + 1]]``, ``charges`` their charges.
+    Rows of one event are contiguous, events in order.
     """
     n_tot = pmts.size
     ev = np.empty(n_tot, np.int32)
@@ -349,10 +537,7 @@ def channels(n_events, n_lpmt, starts, pmts, times, spe_sigma, rng):
         for s in range(starts.shape[0]):
             for h in range(starts[s, e], starts[s, e + 1]):
                 k = pmts[h]
-                sig = spe_sigma[k]
-                qq = 1.0 + sig * rng.standard_normal()
-                while qq <= 0.0:
-                    qq = 1.0 + sig * rng.standard_normal()
+                qq = charges[h]
                 if k < n_lpmt and slot[k] >= 0:
                     r = slot[k]
                     npe[r] += 1

@@ -26,11 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import ParamSet, check_choice, check_range
-from .deployment import LASER, Deployment, Plan, programme_plan
+from .deployment import LASER, SYSTEMS, Deployment, Plan, programme_plan
 from .programme import PROGRAMMES, load_table2
 from .sources import capture_fractions, get_source
+
+#: smallest relative precision of a peak position (and relative peak width) the statistics
+#: helpers accept (1 ppm): far below any calibration goal (0.1-1%) or peak width (~1-10%), and it
+#: keeps (sigma/precision)^2 finite and non-zero
+PRECISION_MIN = 1e-6
+#: lowest source activity or peak rate they accept: one per 12 days (no calibration source is
+#: weaker), which keeps the times finite
+RATE_MIN = 1e-6 * units.Hz
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,11 +73,14 @@ class Programme(ParamSet):
 
     def speed(self, system: str) -> float:
         """Motion speed of ``system`` (internal mm/ns)."""
+        validate.choice("system", system, SYSTEMS)
         return getattr(self, f"speed_{system.lower()}")
 
 
 def home(system: str, deployment: Deployment) -> np.ndarray:
     """Where a source of ``system`` enters and leaves the detector (mm, (3,))."""
+    validate.choice("system", system, SYSTEMS)
+    validate.instance("deployment", deployment, Deployment, hint='Deployment.load("design")')
     if system == "GT":
         th = deployment.gt_theta_min
         return np.array([deployment.r_gt * math.sin(th), 0.0, deployment.r_gt * math.cos(th)])
@@ -82,7 +93,13 @@ def path_length(positions: np.ndarray, start: np.ndarray) -> float:
     >>> path_length(np.array([[0.0, 0.0, 0.0]]), np.array([0.0, 0.0, 10.0]))
     20.0
     """
-    pts = np.concatenate([start[None, :], np.asarray(positions, float).reshape(-1, 3), start[None, :]])
+    hall = 1 * units.km  # any point of the experiment; keeps the squared distances finite
+    pos = (validate.positions("positions", positions, r_max=hall, volume="the experiment (1 km)")
+           if np.size(positions) else np.zeros((0, 3)))
+    start = validate.positions("start", start, r_max=hall, volume="the experiment (1 km)")
+    if start.shape != (1, 3):
+        raise ValueError(f"start must be one point, shape (3,), got shape {np.shape(start)}")
+    pts = np.concatenate([start, pos, start])
     return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
 
 
@@ -109,8 +126,11 @@ def run_times(programme: str, prog: Programme | None = None,
     A system's motion is split by deployment: the map row (ACU+CLS+GT) is three runs of the
     same source. Laser runs sit at the centre and only travel there and back.
     """
-    prog = Programme.load() if prog is None else prog
-    dep = Deployment.load() if deployment is None else deployment
+    check_choice("programme", programme, PROGRAMMES)
+    prog = Programme.load() if prog is None else validate.instance("prog", prog, Programme,
+                                                                   hint="Programme.load()")
+    dep = Deployment.load() if deployment is None else validate.instance(
+        "deployment", deployment, Deployment, hint='Deployment.load("design")')
     plan = programme_plan(programme, dep)
     out = []
     # runs = consecutive points with the same (source, system)
@@ -138,7 +158,8 @@ def programme_time(programme: str, prog: Programme | None = None,
 
 def yearly_budget(prog: Programme | None = None, deployment: Deployment | None = None) -> dict[str, float]:
     """Detector time per year spent on calibration (internal ns) and the live-time fraction lost."""
-    prog = Programme.load() if prog is None else prog
+    prog = Programme.load() if prog is None else validate.instance("prog", prog, Programme,
+                                                                   hint="Programme.load()")
     per = {p: programme_time(p, prog, deployment)["total"] * prog.per_year(p) for p in PROGRAMMES}
     total = sum(per.values())
     return {**per, "total": total, "livetime_fraction": total / units.year}
@@ -156,13 +177,15 @@ def events_needed(sigma_rel, precision):
     >>> events_needed(0.02, 0.001)
     400.0
     """
-    s = np.asarray(sigma_rel, dtype=float)
-    p = np.asarray(precision, dtype=float)
-    if not np.all(np.isfinite(s) & (s > 0)):
-        raise ValueError(f"sigma_rel = {sigma_rel!r} is outside the allowed range (0, inf)")
-    if not np.all((p > 0) & (p < 1)):
-        raise ValueError(f"precision = {precision!r} is outside the allowed range (0, 1)")
-    out = (s / p) ** 2
+    s = validate.array("sigma_rel", sigma_rel, PRECISION_MIN, 1.0,
+                       why="a relative peak width sigma/E")
+    p = validate.array("precision", precision, PRECISION_MIN, 1.0, hi_open=True,
+                       why=f"a relative precision; below {PRECISION_MIN:g} no calibration question")
+    try:
+        out = (s / p) ** 2
+    except ValueError:
+        raise ValueError(f"sigma_rel and precision must broadcast together, got shapes {s.shape} "
+                         f"and {p.shape}") from None
     return float(out) if out.ndim == 0 else out
 
 
@@ -173,8 +196,10 @@ def peak_precision_toy(sigma_rel: float, n_events: int, n_toys: int, *, rng: np.
     mean 1 and width ``sigma_rel``. Compare with sigma_rel / sqrt(n_events).
     """
     check_range("sigma_rel", sigma_rel, 0.0, 1.0, lo_open=True)
-    check_range("n_events", n_events, 2, 1e7)
-    check_range("n_toys", n_toys, 2, 1e6)
+    n_events = validate.integer("n_events", n_events, 2, 10**7)
+    n_toys = validate.integer("n_toys", n_toys, 2, 10**6)
+    validate.integer("n_events * n_toys", n_events * n_toys, 4, 10**8)  # memory: 0.8 GB at most
+    validate.generator("rng", rng)
     means = rng.normal(1.0, sigma_rel, size=(int(n_toys), int(n_events))).mean(axis=1)
     return float(means.std(ddof=1))
 
@@ -192,9 +217,7 @@ def sigma_rel_photostatistics(energy, light_yield, dark_pe: float = 0.0):
     >>> round(sigma_rel_photostatistics(1.0, 1345.0), 4)
     0.0273
     """
-    e = np.asarray(energy, dtype=float)
-    if not np.all(np.isfinite(e) & (e > 0)):
-        raise ValueError(f"energy = {energy!r} MeV is outside the allowed range (0, inf)")
+    e = validate.energies("energy", energy, 0.0, 1e6, lo_open=True)
     check_range("light_yield", light_yield, 0.0, 1e6, lo_open=True, unit="PE/MeV")
     check_range("dark_pe", dark_pe, 0.0, 1e7)
     n = light_yield * e
@@ -207,9 +230,7 @@ def peak_rate(activity, branch_fraction, efficiency):
 
     activity : decays (or emitted neutrons) per unit time, internal 1/ns, > 0.
     """
-    a = np.asarray(activity, dtype=float)
-    if not np.all(np.isfinite(a) & (a > 0)):
-        raise ValueError(f"activity = {activity!r} is outside the allowed range (0, inf) (1/ns)")
+    a = validate.array("activity", activity, RATE_MIN, 1e9 * units.Bq, unit="Bq")
     check_range("branch_fraction", branch_fraction, 0.0, 1.0, lo_open=True)
     check_range("efficiency", efficiency, 0.0, 1.0, lo_open=True)
     out = a * branch_fraction * efficiency
@@ -218,9 +239,7 @@ def peak_rate(activity, branch_fraction, efficiency):
 
 def daq_time_needed(sigma_rel, precision, rate):
     """DAQ time (internal ns) to reach ``precision`` on a peak of width ``sigma_rel`` at ``rate``."""
-    r = np.asarray(rate, dtype=float)
-    if not np.all(np.isfinite(r) & (r > 0)):
-        raise ValueError(f"rate = {rate!r} is outside the allowed range (0, inf) (1/ns)")
+    r = validate.array("rate", rate, RATE_MIN, 1e9 * units.Bq, unit="Hz")
     out = events_needed(sigma_rel, precision) / r
     return float(out) if np.ndim(out) == 0 else out
 
@@ -231,6 +250,7 @@ def calibration_peak(source_name: str, config: str = "design", **source_override
     Neutron sources are calibrated with the n-H capture gamma: the branch fraction is then the
     fraction of neutrons captured on H (:func:`juno_calib.hardware.sources.capture_fractions`).
     """
+    validate.instance("source_name", source_name, str, hint='"Cs137"')
     if source_name == LASER:
         raise ValueError("the laser is not a radioactive source: it has no calibration peak")
     src = get_source(source_name, config, **source_overrides)
@@ -241,9 +261,7 @@ def calibration_peak(source_name: str, config: str = "design", **source_override
 
 def hours_what_if(activity, precision, n_points, sigma_rel, branch_fraction, efficiency):
     """DAQ hours of a map of ``n_points`` points (broadcasting over the first three arguments)."""
-    n = np.asarray(n_points, dtype=float)
-    if not np.all(n >= 1):
-        raise ValueError(f"n_points = {n_points!r} is outside the allowed range [1, inf)")
+    n = validate.array("n_points", n_points, 1.0, 1e6)
     rate = peak_rate(activity, branch_fraction, efficiency)
     return n * daq_time_needed(sigma_rel, precision, rate) / units.hour
 
@@ -264,8 +282,10 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
     peak rate, the events and the time per point (minutes) needed for ``precision``, Table 2's
     time per point (``table_min``) and the precision reached in it.
     """
-    check_range("precision", precision, 0.0, 1.0, lo_open=True, hi_open=True)
-    prog = Programme.load() if prog is None else prog
+    check_range("precision", precision, PRECISION_MIN, 1.0, hi_open=True)
+    prog = Programme.load() if prog is None else validate.instance("prog", prog, Programme,
+                                                                   hint="Programme.load()")
+    validate.instance("sigma_rel", sigma_rel, Mapping, hint='{"Cs137": 0.03, ...}')
     rows = [r for r in load_table2() if r.source != LASER and r.programme == "comprehensive"]
     missing = [r.source for r in rows if r.source not in sigma_rel]
     if missing:
@@ -294,7 +314,7 @@ def map_statistics(sigma_rel, precision: float, rate: float, table_time: float) 
     Returns ``events`` and ``time`` (P,), their totals ``total_events``/``total_time``, the plan's
     ``table_total`` and the precision reached at each point in the plan's time (P,).
     """
-    s = np.atleast_1d(np.asarray(sigma_rel, dtype=float))
+    s = np.atleast_1d(validate.array("sigma_rel", sigma_rel, 0.0, 1.0, lo_open=True, size_min=1))
     check_range("table_time", table_time, 0.0, np.inf, lo_open=True, unit="min")
     n = events_needed(s, precision)
     t = daq_time_needed(s, precision, rate)

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import ParamSet, Quantity, check_choice, check_range, load_quantities
-from .programme import PROGRAMMES, load_table2
+from ..detector.optics import total_reflection_onset
+from .programme import PROGRAMMES, Table2Row, load_table2
+from .sources import NAMES as SOURCE_NAMES
 
 SYSTEMS = ("ACU", "CLS", "GT", "ROV")
 LASER = "Laser"  # the ACU laser diffuser ball: a plan entry that is not a radioactive source
@@ -114,12 +116,10 @@ class Deployment(ParamSet):
     def r_tir(self) -> float:
         """Radius beyond which some light meets the water surface past the critical angle.
 
-        The same onset as :func:`juno_calib.detector.optics.tir_radius` with ``acrylic=True``:
-        ``n r sin(angle)`` is conserved along a ray through concentric shells, and the water
-        surface is at ``r_ls + acrylic_thickness``, so the onset is
-        ``(r_ls + acrylic_thickness) n_water / n_ls`` (10.7 cm beyond ``r_ls n_water / n_ls``).
+        :func:`juno_calib.detector.optics.total_reflection_onset` (the formula's one home) with the
+        acrylic shell: ``(r_ls + acrylic_thickness) n_water / n_ls``.
         """
-        return (self.r_ls + self.acrylic_thickness) * self.n_water / self.n_ls
+        return total_reflection_onset(self.r_ls, self.acrylic_thickness, self.n_ls, self.n_water)
 
     @property
     def r_gt(self) -> float:
@@ -144,17 +144,24 @@ class Deployment(ParamSet):
         return top, side
 
 
-def _dep(deployment: Deployment | None) -> Deployment:
-    return Deployment.load() if deployment is None else deployment
+def _dep(deployment: Deployment | None, name: str = "deployment") -> Deployment:
+    if deployment is None:
+        return Deployment.load()
+    return validate.instance(name, deployment, Deployment, hint='Deployment.load("design")')
 
 
 def _positions(positions) -> np.ndarray:
-    p = np.asarray(positions, dtype=float)
+    """Points (..., 3) mm, every coordinate finite and within the experiment (1 km): any radius
+    inside it is a fair question of reach."""
+    p = validate.array("positions", positions, -1 * units.km, 1 * units.km, unit="m",
+                       why="a point of the experiment")
     if p.ndim == 0 or p.shape[-1] != 3:
         raise ValueError(f"positions must have shape (..., 3) in mm, got shape {p.shape}")
-    if not np.all(np.isfinite(p)):
-        raise ValueError("positions must be finite numbers (mm)")
     return p
+
+
+def _n_points(name: str, n, lo: int = 1, hi: int = 5000) -> int:
+    return validate.integer(name, n, lo, hi)
 
 
 def cls_tensions(positions, deployment: Deployment | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -231,9 +238,11 @@ def check_reachable(system: str, positions, deployment: Deployment | None = None
     if not np.all(ok):
         p = _positions(positions).reshape(-1, 3)
         bad = p[~ok.reshape(-1)]
-        first = ", ".join(f"{v / units.m:.3f}" for v in bad[0])
+        i = int(np.flatnonzero(~ok.reshape(-1))[0])
+        first = ", ".join(f"{c / units.m:.3f}" for c in bad[0])
         raise ValueError(
-            f"{system} cannot reach {len(bad)} of {len(p)} position(s), e.g. (x, y, z) = ({first}) m; "
+            f"{system} cannot reach {len(bad)} of {len(p)} positions, e.g. positions[{i}] = "
+            f"(x, y, z) = ({first}) m; "
             f"{system} reaches {describe_reach(system, deployment)}"
         )
 
@@ -255,7 +264,10 @@ class Plan:
     daq_time: np.ndarray
 
     def __post_init__(self):
-        pos = np.asarray(self.position, dtype=float).reshape(-1, 3)
+        pos = validate.array("Plan.position", self.position, unit="m")
+        if pos.size % 3 or (pos.ndim and pos.shape[-1] != 3):
+            raise ValueError(f"plan {self.name}: position must have shape (N, 3), got {pos.shape}")
+        pos = pos.reshape(-1, 3)
         n = len(pos)
         system = np.asarray(self.system, dtype=str).reshape(-1)
         source = np.asarray(self.source, dtype=str).reshape(-1)
@@ -373,7 +385,7 @@ def comprehensive_plan(deployment: Deployment | None = None, *, n_points: int = 
     """The non-uniformity map of seed 000: one source at ~``n_points`` points in a vertical plane.
 
     Rule: shells equally spaced in r^3 (equal volume) from the centre to the TIR radius
-    r_ls n_water / n_ls, then ``plan_outer_shells`` equally spaced shells up to the CLS reach,
+    :attr:`Deployment.r_tir`, then ``plan_outer_shells`` equally spaced shells up to the CLS reach,
     plus the GT longitude; along each shell points are spaced by an arc length h (h /
     ``plan_edge_refinement`` beyond the TIR radius and along the GT), the poles and the centre
     go to the ACU, the other shell points to the CLS where it can reach them (the rest is
@@ -382,7 +394,8 @@ def comprehensive_plan(deployment: Deployment | None = None, *, n_points: int = 
 
     daq_time : per point (internal ns); default Table 2's 1262 min / 250 points.
     """
-    check_range("n_points", n_points, 20, 5000)
+    n_points = _n_points("n_points", n_points, 20, 5000)
+    validate.choice("source", source, SOURCE_NAMES + (LASER,))
     d = _dep(deployment)
     if daq_time is None:
         daq_time = _table_time("comprehensive", "AmC", "ACU+CLS+GT")
@@ -395,22 +408,30 @@ def comprehensive_plan(deployment: Deployment | None = None, *, n_points: int = 
 
 def acu_axis_points(d: Deployment, n: int) -> np.ndarray:
     """``n`` equally spaced ACU points on the axis, top to bottom (odd n includes the centre)."""
+    d = _dep(d, "d")
+    n = _n_points("n", n)
     z = np.linspace(d.acu_z_max, -d.acu_z_max, n) if n > 1 else np.zeros(1)
     return np.stack([np.zeros(n), np.zeros(n), z], axis=-1)
 
 
 def cls_points(d: Deployment, n: int) -> np.ndarray:
     """About ``n`` CLS points chosen with the map rule (the shell spacing tuned to give n)."""
+    d = _dep(d, "d")
+    n = _n_points("n", n)
     return _tune(lambda h: _map_points(d, h)[1], len, n)
 
 
 def gt_points(d: Deployment, n: int) -> np.ndarray:
     """``n`` GT points equally spaced in polar angle over the tube."""
+    d = _dep(d, "d")
+    n = _n_points("n", n)
     return _xz(d.r_gt, np.linspace(d.gt_theta_min, d.gt_theta_max, n))
 
 
 def row_plan(row, deployment: Deployment | None = None) -> Plan:
-    """The points of one Table 2 row (a :class:`juno_calib.hardware.budget.Table2Row`)."""
+    """The points of one Table 2 row (a :class:`juno_calib.hardware.programme.Table2Row`)."""
+    validate.instance("row", row, Table2Row, hint="load_table2()[0]")
+    _n_points("row.points", row.points)
     d = _dep(deployment)
     per_point = row.daq_time / row.points
     if row.placement == "map":

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from ..core.params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
 from ..particles.events import (
     PARTS,
@@ -306,14 +306,17 @@ def simulate_source(source, n_events: int, position, *, rng: np.random.Generator
     -------
     Deposits
     """
-    check_choice("part", part, PARTS)
-    check_range("n_events", n_events, 0, 10**8)
-    n = int(n_events)
+    validate.instance("source", source, Source, hint='get_source("Cs137")')
+    validate.choice("part", part, PARTS)
+    n = validate.integer("n_events", n_events, 0, 10**8)
+    validate.generator("rng", rng)
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.instance("capsule", capsule, (bool, np.bool_))
     r_ls = ls_radius(geometry)
-    pos = np.asarray(position, dtype=float).reshape(3)
-    if np.linalg.norm(pos) > r_ls:
-        raise ValueError(f"source position radius {np.linalg.norm(pos):g} mm is outside the "
-                         f"LS (r_ls = {r_ls:g} mm)")
+    pos = validate.positions("position", position, r_max=r_ls, volume=validate.LS)
+    if pos.shape != (1, 3):
+        raise ValueError(f"position must be one point, shape (3,), got shape {np.shape(position)}")
+    pos = pos[0]
     parts = []
     if part in ("all", "prompt"):
         dep, choice = emit_branches(source.branches, n, pos, rng=rng, scint=scint, r_ls=r_ls,

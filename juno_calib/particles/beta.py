@@ -32,6 +32,7 @@ import math
 import numpy as np
 from scipy.special import loggamma
 
+from ..core import validate
 from ..core.params import ParamSet, check_range
 from .scintillator import ELECTRON_MASS, FINE_STRUCTURE
 
@@ -73,6 +74,12 @@ class B12Decay(ParamSet):
         return self.b12_q_value - np.asarray(self.b12_levels, dtype=float)
 
 
+def _decay(decay) -> B12Decay:
+    if decay is None:
+        return B12Decay.load()
+    return validate.instance("decay", decay, B12Decay, hint="B12Decay.load()")
+
+
 def fermi_function(t, z: float, radius: float) -> np.ndarray:
     """Relativistic Fermi function ``F(Z, W)`` for beta- emission (see module docstring).
 
@@ -85,9 +92,19 @@ def fermi_function(t, z: float, radius: float) -> np.ndarray:
     radius : float
         Nuclear radius, mm.
     """
-    t = np.asarray(t, dtype=float)
-    w = t / ELECTRON_MASS + 1.0
-    p = np.sqrt(w**2 - 1.0)
+    t = validate.energies("t", t, 1e-6, 1e4,
+                          why="beta kinetic energies from 1 eV (below, atomic screening rules)")
+    validate.number("z", z, 0, 118)
+    validate.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm",
+             why="a nuclear radius (fm scale, internal mm)")
+    return _fermi_function(t, z, radius)
+
+
+def _fermi_function(t, z, radius):
+    """Kernel of :func:`fermi_function` (inputs checked by it)."""
+    tau = t / ELECTRON_MASS
+    w = tau + 1.0
+    p = np.sqrt(tau * (tau + 2.0))  # = sqrt(w^2 - 1) without cancellation at small t
     az = FINE_STRUCTURE * z
     g = math.sqrt(1.0 - az**2)
     eta = az * w / p
@@ -100,14 +117,22 @@ def fermi_function(t, z: float, radius: float) -> np.ndarray:
 def beta_spectrum(t, endpoint: float, z: float, radius: float) -> np.ndarray:
     """Unnormalised allowed beta- spectrum ``dN/dT`` at kinetic energies ``t`` (MeV).
 
-    Zero outside ``(0, endpoint)``.
+    Zero outside ``(0, endpoint)``; ``t`` must be finite (any sign).
     """
-    t = np.asarray(t, dtype=float)
+    t = validate.energies("t", t, -math.inf)
+    endpoint = validate.number("endpoint", endpoint, 0.0, 1e4, lo_open=True, unit="MeV")
+    validate.number("z", z, 0, 118)
+    validate.number("radius", radius, 0.0, 1e-8, lo_open=True, unit="mm")
+    return _beta_spectrum(t, endpoint, z, radius)
+
+
+def _beta_spectrum(t, endpoint, z, radius):
+    """Kernel of :func:`beta_spectrum` (inputs checked by it)."""
     inside = (t > 0) & (t < endpoint)
     tt = np.where(inside, t, 0.5 * endpoint)
     w = tt + ELECTRON_MASS
     p = np.sqrt(w**2 - ELECTRON_MASS**2)
-    shape = p * w * (endpoint - tt) ** 2 * fermi_function(tt, z, radius)
+    shape = p * w * (endpoint - tt) ** 2 * _fermi_function(tt, z, radius)
     return np.where(inside, shape, 0.0)
 
 
@@ -118,13 +143,14 @@ def b12_spectrum(t, decay: B12Decay | None = None) -> np.ndarray:
     >>> round(float(np.trapezoid(b12_spectrum(x), x)), 3)
     1.0
     """
-    d = decay or B12Decay.load()
+    t = validate.energies("t", t, -math.inf)
+    d = _decay(decay)
     radius = d.nuclear_radius_r0 * d.b12_mass_number ** (1 / 3)
     total = np.zeros(np.shape(t))
     for prob, e0 in zip(d.probabilities, d.endpoints, strict=False):
         grid = np.linspace(0.0, e0, 4001)
-        norm = np.trapezoid(beta_spectrum(grid, e0, d.b12_daughter_z, radius), grid)
-        total = total + prob * beta_spectrum(t, e0, d.b12_daughter_z, radius) / norm
+        norm = np.trapezoid(_beta_spectrum(grid, e0, d.b12_daughter_z, radius), grid)
+        total = total + prob * _beta_spectrum(t, e0, d.b12_daughter_z, radius) / norm
     return total
 
 
@@ -134,15 +160,16 @@ def sample_b12(n: int, *, rng: np.random.Generator,
 
     Inverse-CDF sampling on a fine grid (4001 points per branch; linear interpolation).
     """
-    check_range("n", n, 0, 10**9)
-    d = decay or B12Decay.load()
+    n = validate.integer("n", n, 0, 10**9)
+    validate.generator("rng", rng)
+    d = _decay(decay)
     radius = d.nuclear_radius_r0 * d.b12_mass_number ** (1 / 3)
     branch = rng.choice(len(d.probabilities), size=int(n), p=d.probabilities)
     t = np.empty(int(n))
     for i, e0 in enumerate(d.endpoints):  # loop over the 3 branches, not over decays
         sel = branch == i
         grid = np.linspace(0.0, e0, 4001)
-        pdf = beta_spectrum(grid, e0, d.b12_daughter_z, radius)
+        pdf = _beta_spectrum(grid, e0, d.b12_daughter_z, radius)
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (pdf[1:] + pdf[:-1]) * np.diff(grid))])
         t[sel] = np.interp(rng.random(sel.sum()) * cdf[-1], cdf, grid)
     return t, branch

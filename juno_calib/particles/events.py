@@ -34,14 +34,16 @@ import dataclasses
 
 import numpy as np
 
-from ..core.params import check_choice, check_range
+from ..core import units, validate
+from ..core.params import check_choice
 from .beta import B12Decay, sample_b12
 from .gamma import (
-    compton_cascade,
-    isotropic_directions,
-    klein_nishina_total,
-    rotate,
-    sample_compton,
+    _compton_cascade,
+    _isotropic_directions,
+    _klein_nishina_total,
+    _rotate,
+    _sample_compton,
+    _unit_vectors,
 )
 from .scintillator import AVOGADRO, ELECTRON_MASS, Scintillator
 from .visible import electron_visible, positron_visible
@@ -117,26 +119,44 @@ def merge_deposits(parts: list[Deposits], n_events: int) -> Deposits:
     )
 
 
-def _positions(positions, n: int) -> np.ndarray:
-    pos = np.asarray(positions, dtype=float)
-    if pos.shape == (3,):
-        pos = np.broadcast_to(pos, (n, 3))
-    if pos.shape != (n, 3):
-        raise ValueError(f"positions must have shape (3,) or ({n}, 3), got {pos.shape}")
-    return np.array(pos)
+def _positions(positions, n: int, r_ls: float) -> np.ndarray:
+    """Vertices (3,) or (n, 3), finite, inside the LS sphere: an (n, 3) copy."""
+    return np.array(validate.positions("positions", positions, n=n, r_max=r_ls, volume=validate.LS))
 
 
 def ls_radius(geometry) -> float:
-    r = float(geometry.r_ls)
-    check_range("geometry.r_ls", r, 0, np.inf, unit="m", lo_open=True)
-    return r
+    """The LS radius ``geometry.r_ls`` (mm) of a Geometry (or any object with ``r_ls``), checked."""
+    if not hasattr(geometry, "r_ls"):
+        raise TypeError(f"geometry must be a Geometry (e.g. Geometry.load()) or have an r_ls, got "
+                        f"{geometry!r} ({type(geometry).__name__})")
+    return validate.number("geometry.r_ls", geometry.r_ls, 0.0, 100 * units.m, unit="m", lo_open=True)
+
+
+def _geometry_r_ls(geometry, scint) -> float:
+    if geometry is None:
+        from ..detector.geometry import Geometry
+
+        geometry = Geometry.load(scint.config)
+    return ls_radius(geometry)
+
+
+def _check_common(rng, scint):
+    validate.generator("rng", rng)
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+
+
+def _kinetic(name, t, scint, lo_open=False):
+    """Kinetic energies (n,) in the light table's range [0, light_table_e_max]."""
+    t = np.atleast_1d(validate.energies(name, t, 0.0, scint.light_table_e_max, lo_open=lo_open, ndim=(0, 1),
+                                 why="the light table ends at light_table_e_max"))
+    return t
 
 
 def _gamma_deposits(energy, position, direction, event, n_events, *, rng, scint, r_ls,
                     time=None) -> Deposits:
     """Cascade gammas and turn the electron/positron deposits into e_vis."""
-    cas = compton_cascade(energy, position, direction, event, n_events, rng=rng, scint=scint,
-                          r_ls=r_ls)
+    cas = _compton_cascade(energy, position, direction, event, n_events, rng=rng, scint=scint,
+                           r_ls=r_ls)
     e_vis = np.where(cas.positron, positron_visible(cas.energy, scint),
                      electron_visible(cas.energy, scint))
     t = np.zeros(cas.energy.size) if time is None else np.asarray(time)[cas.event]
@@ -144,21 +164,24 @@ def _gamma_deposits(energy, position, direction, event, n_events, *, rng, scint,
 
 
 def simulate_electrons(t, positions, *, rng: np.random.Generator,
-                       scint: Scintillator) -> Deposits:
+                       scint: Scintillator, geometry=None) -> Deposits:
     """One point deposit per electron.
 
     Parameters
     ----------
     t : (n,) array_like
-        Kinetic energies, MeV.
+        Kinetic energies, MeV, in [0, ``scint.light_table_e_max``].
     positions : (n, 3) or (3,) array_like
-        Vertices, mm.
+        Vertices, mm, inside the LS sphere.
     rng : numpy.random.Generator
         Unused (the electron model is deterministic); kept for a uniform interface.
     scint : Scintillator
+    geometry : Geometry, optional
+        Its ``r_ls`` bounds the vertices; default: the geometry of ``scint.config``.
     """
-    t = np.atleast_1d(np.asarray(t, dtype=float))
-    pos = _positions(positions, t.size)
+    _check_common(rng, scint)
+    t = _kinetic("t", t, scint)
+    pos = _positions(positions, t.size, _geometry_r_ls(geometry, scint))
     return Deposits(t.size, np.arange(t.size), pos, t.copy(), electron_visible(t, scint),
                     np.zeros(t.size), np.zeros(t.size))
 
@@ -184,11 +207,12 @@ def simulate_gammas(energy, positions, *, rng: np.random.Generator, scint: Scint
     >>> bool(np.allclose(d.per_event("energy") + d.escaped, 1.0))
     True
     """
-    e = np.atleast_1d(np.asarray(energy, dtype=float))
-    pos = _positions(positions, e.size)
-    dirs = isotropic_directions(e.size, rng=rng)
-    return _gamma_deposits(e, pos, dirs, np.arange(e.size), e.size, rng=rng, scint=scint,
-                           r_ls=ls_radius(geometry))
+    _check_common(rng, scint)
+    e = _kinetic("energy", energy, scint, lo_open=True)
+    r_ls = ls_radius(geometry)
+    pos = _positions(positions, e.size, r_ls)
+    dirs = _isotropic_directions(e.size, rng=rng)
+    return _gamma_deposits(e, pos, dirs, np.arange(e.size), e.size, rng=rng, scint=scint, r_ls=r_ls)
 
 
 def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintillator,
@@ -197,15 +221,17 @@ def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintil
 
     Annihilation at rest (in-flight annihilation, ~1-2% at MeV energies, is neglected).
     """
-    t = np.atleast_1d(np.asarray(t, dtype=float))
+    _check_common(rng, scint)
+    t = _kinetic("t", t, scint)
     n = t.size
-    pos = _positions(positions, n)
+    r_ls = ls_radius(geometry)
+    pos = _positions(positions, n, r_ls)
     kin = Deposits(n, np.arange(n), pos, t.copy(), positron_visible(t, scint), np.zeros(n),
                    np.zeros(n))
-    d = isotropic_directions(n, rng=rng)
+    d = _isotropic_directions(n, rng=rng)
     ann = _gamma_deposits(np.full(2 * n, ELECTRON_MASS), np.concatenate([pos, pos]),
                           np.concatenate([d, -d]), np.tile(np.arange(n), 2), n, rng=rng,
-                          scint=scint, r_ls=ls_radius(geometry))
+                          scint=scint, r_ls=r_ls)
     return merge_deposits([kin, ann], n)
 
 
@@ -221,19 +247,28 @@ def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Sci
     lost : (n,) float
         Energy left in the capsule, MeV.
     """
-    e = np.asarray(energy, dtype=float)
-    dirs = np.asarray(direction, dtype=float).copy()
+    _check_common(rng, scint)
+    e = _kinetic("energy", energy, scint, lo_open=True)
+    dirs = _unit_vectors("direction", direction)
+    if dirs.shape != (e.size, 3):
+        raise ValueError(f"direction must have shape ({e.size}, 3) like energy, got {dirs.shape}")
+    return _capsule_transport(e, dirs.copy(), rng=rng, scint=scint)
+
+
+def _capsule_transport(e, dirs, *, rng, scint):
+    """Kernel of :func:`capsule_transport` (inputs checked by it)."""
     mu_rho = np.exp(np.interp(np.log(e), np.log(scint.capsule_mu_energy),
                               np.log(scint.capsule_mu_rho)))
     mu = mu_rho * scint.capsule_density
     interacts = rng.random(e.size) < -np.expm1(-mu * scint.capsule_thickness)
-    mu_kn = scint.capsule_density * AVOGADRO * scint.capsule_z_over_a * klein_nishina_total(e)
+    n_e = scint.capsule_density * AVOGADRO * scint.capsule_z_over_a
+    mu_kn = n_e * _klein_nishina_total(e / ELECTRON_MASS)
     absorbed = interacts & (rng.random(e.size) * mu > mu_kn)
     scatter = interacts & ~absorbed
     out = np.where(absorbed, 0.0, e)
-    eps = sample_compton(e[scatter], rng=rng)
+    eps = _sample_compton(e[scatter], rng=rng)
     k = e[scatter] / ELECTRON_MASS
-    dirs[scatter] = rotate(dirs[scatter], 1 - (1 - eps) / (k * eps),
+    dirs[scatter] = _rotate(dirs[scatter], 1 - (1 - eps) / (k * eps),
                            rng.uniform(0, 2 * np.pi, eps.size))
     out[scatter] = e[scatter] * eps
     return out, dirs, e - out
@@ -241,6 +276,8 @@ def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Sci
 
 def capture_displacement(n, *, rng, scint):
     """(n, 3) displacement of the capture point from the neutron source, mm."""
+    n = validate.integer("n", n, 0, 10**8)
+    _check_common(rng, scint)
     diff_area = (scint.thermal_diffusion_coefficient * scint.thermal_neutron_speed
                  * scint.capture_time)
     sigma = np.sqrt(2.0 * (scint.fermi_age + diff_area))
@@ -262,6 +299,8 @@ def _branch_gammas(branches, choice):
 
 
 def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, time=None):
+    """Kernel of :func:`juno_calib.hardware.sources.simulate_source`: gammas of the chosen
+    branches from ``position`` (3,) or (n_events, 3). Trusts its inputs (checked by the caller)."""
     probs = np.array([b.probability for b in branches], dtype=float)
     choice = rng.choice(len(branches), size=n_events, p=probs / probs.sum())
     e, ev, b2b = _branch_gammas(branches, choice)
@@ -269,7 +308,7 @@ def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, ti
         return empty_deposits(n_events), choice
     pos = np.asarray(position, dtype=float).reshape(-1, 3)
     pos = pos[ev] if pos.shape[0] == n_events else np.broadcast_to(pos, (e.size, 3)).copy()
-    dirs = isotropic_directions(e.size, rng=rng)
+    dirs = _isotropic_directions(e.size, rng=rng)
     # back-to-back pairs: the second gamma of each event takes minus the first's direction
     if b2b.any():
         idx = np.flatnonzero(b2b)
@@ -278,7 +317,7 @@ def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, ti
         dirs[second] = -dirs[first]
     lost = np.zeros(n_events)
     if capsule:
-        e, dirs, loss = capsule_transport(e, dirs, rng=rng, scint=scint)
+        e, dirs, loss = _capsule_transport(e, dirs.copy(), rng=rng, scint=scint)
         np.add.at(lost, ev, loss)
         keep = e > 0
         e, ev, pos, dirs = e[keep], ev[keep], pos[keep], dirs[keep]
@@ -289,16 +328,22 @@ def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, ti
 def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: Scintillator,
                  geometry) -> Deposits:
     """12B decays at ``positions``: beta (allowed shape, :mod:`juno_calib.particles.beta`) plus the
-    4.44 MeV gamma of the 12C 2+ branch."""
-    n = int(n_events)
-    pos = _positions(positions, n)
+    4.44 MeV gamma of the 12C 2+ branch.
+
+    Every position is checked (finite, inside the LS sphere) before any decay is sampled, so
+    whether a bad position is rejected does not depend on the branch drawn for it."""
+    _check_common(rng, scint)
+    n = validate.integer("n_events", n_events, 0, 10**8)
+    r_ls = ls_radius(geometry)
+    pos = _positions(positions, n, r_ls)
     decay = B12Decay.load(scint.config)
     t, branch = sample_b12(n, rng=rng, decay=decay)
-    beta = simulate_electrons(t, pos, rng=rng, scint=scint)
+    beta = Deposits(n, np.arange(n), pos, t.copy(), electron_visible(t, scint), np.zeros(n),
+                    np.zeros(n))
     levels = np.asarray(decay.b12_levels)
     gamma_branch = np.flatnonzero(np.isclose(levels, levels[1]))[0]  # the 4.44 MeV 2+ state
     idx = np.flatnonzero(branch == gamma_branch)
     gam = _gamma_deposits(np.full(idx.size, levels[gamma_branch]), pos[idx],
-                          isotropic_directions(idx.size, rng=rng), idx, n, rng=rng,
-                          scint=scint, r_ls=ls_radius(geometry))
+                          _isotropic_directions(idx.size, rng=rng), idx, n, rng=rng,
+                          scint=scint, r_ls=r_ls)
     return merge_deposits([beta, gam], n)

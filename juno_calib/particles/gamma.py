@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ..core import units
+from ..core import units, validate
 from .scintillator import (
     AVOGADRO,
     CLASSICAL_ELECTRON_RADIUS,
@@ -38,6 +38,9 @@ from .scintillator import (
     Scintillator,
 )
 
+#: highest gamma energy the public functions accept (MeV): the Geant4 pair fit is used up to
+#: ~100 GeV, the cascade here only for calibration and 12B energies
+GAMMA_E_MAX = 1e3 * units.MeV
 MICROBARN = 1e-28 * units.m**2 * 1e-6  #: unit of the pair-production fit coefficients
 _MAX_GENERATIONS = 10_000
 
@@ -57,9 +60,12 @@ def klein_nishina_total(energy) -> np.ndarray:
     >>> round(float(klein_nishina_total(1e-6)) / 1e-22, 4)
     0.6652
     """
-    k = np.asarray(energy, dtype=float) / ELECTRON_MASS
-    if np.any(~(k > 0)):
-        raise ValueError("photon energy must be > 0 MeV")
+    k = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True) / ELECTRON_MASS
+    return _klein_nishina_total(k)
+
+
+def _klein_nishina_total(k) -> np.ndarray:
+    """Kernel of :func:`klein_nishina_total`: ``k = E / m_e`` finite and > 0 (not checked)."""
     ks = np.maximum(k, 1e-3)  # closed form loses digits below; series below
     l2 = np.log1p(2 * ks)
     closed = (2 * math.pi * CLASSICAL_ELECTRON_RADIUS**2
@@ -76,14 +82,14 @@ def klein_nishina_pdf(eps, energy) -> np.ndarray:
     ``dsigma/deps = pi r_e^2 / k (1/eps + eps)(1 - eps sin^2 theta / (1 + eps^2))``, on
     ``[1/(1+2k), 1]``; divided by :func:`klein_nishina_total`.
     """
-    k = np.asarray(energy, dtype=float) / ELECTRON_MASS
-    eps = np.asarray(eps, dtype=float)
+    k = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True) / ELECTRON_MASS
+    eps = validate.array("eps", eps, 0.0, 1.0, lo_open=True)
     one_minus_cos = (1 - eps) / (k * eps)
     sin2 = one_minus_cos * (2 - one_minus_cos)
     dsig = (math.pi * CLASSICAL_ELECTRON_RADIUS**2 / k * (1 / eps + eps)
             * (1 - eps * sin2 / (1 + eps**2)))
     inside = (eps >= 1 / (1 + 2 * k)) & (eps <= 1)
-    return np.where(inside, dsig / klein_nishina_total(energy), 0.0)
+    return np.where(inside, dsig / _klein_nishina_total(k), 0.0)
 
 
 def pair_cross_section(energy, z, scint: Scintillator) -> np.ndarray:
@@ -92,7 +98,13 @@ def pair_cross_section(energy, z, scint: Scintillator) -> np.ndarray:
     Geant4 (G4BetheHeitlerModel) parametrisation, fitted above ``pair_fit_e_min`` and scaled by
     ``((E - 2m)/(E_min - 2m))^2`` below it; zero below the threshold ``2 m_e``.
     """
-    e = np.asarray(energy, dtype=float)
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True)
+    validate.number("z", z, 1, 100)
+    _check_scint(scint)
+    return _pair_cross_section(e, z, scint)
+
+
+def _pair_cross_section(e, z, scint):
     x = np.log(np.maximum(e, scint.pair_fit_e_min) / ELECTRON_MASS)
     powers = np.stack([x**i for i in range(6)])
     f1, f2, f3 = (np.tensordot(np.asarray(c), powers, axes=1)
@@ -119,11 +131,16 @@ def attenuation(energy, scint: Scintillator) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(1 / (mc + mp)) / units.cm, 1)
     16.4
     """
-    mu_c = scint.electron_density * klein_nishina_total(energy)
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True)
+    _check_scint(scint)
+    return _attenuation(e, scint)
+
+
+def _attenuation(e, scint):
+    mu_c = scint.electron_density * _klein_nishina_total(e / ELECTRON_MASS)
     n_h = scint.density * AVOGADRO * scint.mass_fraction_h / scint.atomic_weight_h
     n_c = scint.density * AVOGADRO * scint.mass_fraction_c / scint.atomic_weight_c
-    mu_p = n_h * pair_cross_section(energy, 1.0, scint) + n_c * pair_cross_section(
-        energy, 6.0, scint)
+    mu_p = n_h * _pair_cross_section(e, 1.0, scint) + n_c * _pair_cross_section(e, 6.0, scint)
     return mu_c, mu_p
 
 
@@ -141,7 +158,20 @@ def sample_compton(energy, *, rng: np.random.Generator) -> np.ndarray:
     numpy.ndarray
         (n,) ``eps`` in ``[1/(1+2k), 1]``; the scattering angle follows from
         ``cos theta = 1 - (1 - eps)/(k eps)``.
+
+    Raises
+    ------
+    ValueError
+        For an energy that is not finite and > 0 (at E = 0 every draw would be rejected).
     """
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True,
+                          why="the gamma model's range (Klein-Nishina, Geant4 pair fit)")
+    validate.generator("rng", rng)
+    return _sample_compton(e.ravel(), rng=rng).reshape(e.shape)
+
+
+def _sample_compton(energy, *, rng):
+    """Kernel of :func:`sample_compton` (energies finite and > 0, not checked)."""
     k = np.asarray(energy, dtype=float) / ELECTRON_MASS
     eps0 = 1.0 / (1.0 + 2.0 * k)
     a1 = -np.log(eps0)
@@ -163,6 +193,12 @@ def sample_compton(energy, *, rng: np.random.Generator) -> np.ndarray:
 
 def isotropic_directions(n: int, *, rng: np.random.Generator) -> np.ndarray:
     """(n, 3) unit vectors uniform on the sphere."""
+    n = validate.integer("n", n, 0, 10**8)
+    validate.generator("rng", rng)
+    return _isotropic_directions(n, rng=rng)
+
+
+def _isotropic_directions(n: int, *, rng: np.random.Generator) -> np.ndarray:
     cos_t = rng.uniform(-1.0, 1.0, n)
     phi = rng.uniform(0.0, 2 * math.pi, n)
     sin_t = np.sqrt(1 - cos_t**2)
@@ -170,8 +206,32 @@ def isotropic_directions(n: int, *, rng: np.random.Generator) -> np.ndarray:
 
 
 def rotate(direction, cos_theta, phi) -> np.ndarray:
-    """Turn unit vectors ``direction`` (n, 3) by polar angle ``theta`` and azimuth ``phi``."""
-    u = np.asarray(direction, dtype=float)
+    """Turn unit vectors ``direction`` (n, 3) by polar angle ``theta`` and azimuth ``phi``.
+
+    ``cos_theta`` in [-1, 1] and ``phi`` finite, (n,) or scalars.
+    """
+    u = _unit_vectors("direction", direction)
+    cos_theta = validate.array("cos_theta", cos_theta, -1.0, 1.0, ndim=(0, 1))
+    phi = validate.array("phi", phi, -1e3, 1e3, ndim=(0, 1))
+    for name, a in (("cos_theta", cos_theta), ("phi", phi)):
+        if a.ndim == 1 and a.shape[0] != u.shape[0]:
+            raise ValueError(f"{name} must be a scalar or have shape ({u.shape[0]},) like direction, "
+                             f"got shape {a.shape}")
+    return _rotate(u, cos_theta, phi)
+
+
+def _unit_vectors(name, direction):
+    u = validate.positions(name, direction, unit="")
+    norm = np.linalg.norm(u, axis=1)
+    if u.size and not np.all(np.abs(norm - 1.0) < 1e-6):
+        i = int(np.flatnonzero(~(np.abs(norm - 1.0) < 1e-6))[0])
+        raise ValueError(f"{name}[{i}] has length {norm[i]:g}; directions must be unit vectors "
+                         "(length 1 within 1e-6)")
+    return u
+
+
+def _rotate(u, cos_theta, phi) -> np.ndarray:
+    """Kernel of :func:`rotate` (unit vectors, valid angles; not checked)."""
     ux, uy, uz = u[:, 0], u[:, 1], u[:, 2]
     sin_t = np.sqrt(np.clip(1 - cos_theta**2, 0, None))
     cp, sp = np.cos(phi), np.sin(phi)
@@ -189,7 +249,20 @@ def rotate(direction, cos_theta, phi) -> np.ndarray:
 
 
 def distance_to_sphere(position, direction, radius: float) -> np.ndarray:
-    """Distance along ``direction`` from ``position`` (inside) to a sphere of ``radius``, mm."""
+    """Distance along ``direction`` from ``position`` (inside) to a sphere of ``radius``, mm.
+
+    ``position`` (n, 3) inside the sphere, ``direction`` (n, 3) unit vectors.
+    """
+    radius = validate.number("radius", radius, 0.0, 1 * units.km, lo_open=True, unit="m")
+    position = validate.positions("position", position, r_max=radius)
+    direction = _unit_vectors("direction", direction)
+    if direction.shape != position.shape:
+        raise ValueError(f"direction must have the shape of position {position.shape}, got "
+                         f"{direction.shape}")
+    return _distance_to_sphere(position, direction, radius)
+
+
+def _distance_to_sphere(position, direction, radius: float) -> np.ndarray:
     b = np.einsum("ij,ij->i", position, direction)
     c = np.einsum("ij,ij->i", position, position) - radius**2
     return -b + np.sqrt(np.clip(b**2 - c, 0, None))
@@ -249,16 +322,33 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
         that ``deposits + escaped == initial`` exactly (pair rest mass re-appears as the two
         annihilation gammas).
     """
-    e = np.asarray(energy, dtype=float).ravel().copy()
-    pos = np.asarray(position, dtype=float).reshape(-1, 3).copy()
-    dirs = np.asarray(direction, dtype=float).reshape(-1, 3).copy()
-    ev = np.asarray(event).ravel().astype(np.int64)
-    if not (e.size == pos.shape[0] == dirs.shape[0] == ev.size):
-        raise ValueError("energy, position, direction and event must describe the same gammas")
-    if e.size and not np.all(e > 0):
-        raise ValueError("gamma energies must be > 0 MeV")
-    if r_ls is not None and e.size and np.any(np.linalg.norm(pos, axis=1) > r_ls * (1 + 1e-12)):
-        raise ValueError(f"gamma start positions must lie inside the LS sphere r_ls = {r_ls:g} mm")
+    e = validate.energies("energy", energy, 0.0, GAMMA_E_MAX, lo_open=True, ndim=1)
+    ev = np.asarray(event)
+    if ev.dtype.kind not in "iu" or ev.shape != e.shape:
+        raise ValueError(f"event must be an integer array of the shape of energy {e.shape}, got "
+                         f"dtype {ev.dtype} and shape {ev.shape}")
+    n_events = validate.integer("n_events", n_events, 0)
+    if ev.size and (ev.min() < 0 or ev.max() >= n_events):
+        raise ValueError(f"event indices must lie in [0, n_events) = [0, {n_events}), got "
+                         f"[{ev.min()}, {ev.max()}]")
+    if r_ls is not None:
+        r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
+    pos = validate.positions("position", position, n=e.size, r_max=r_ls, volume=validate.LS)
+    dirs = _unit_vectors("direction", direction)
+    if dirs.shape != pos.shape:
+        raise ValueError(f"direction must have shape {pos.shape} like position, got {dirs.shape}")
+    validate.generator("rng", rng)
+    _check_scint(scint)
+    return _compton_cascade(e.copy(), pos.copy(), dirs.copy(), ev.astype(np.int64), n_events,
+                            rng=rng, scint=scint, r_ls=r_ls)
+
+
+def _check_scint(scint):
+    validate.instance("scint", scint, Scintillator, hint="Scintillator.load()")
+
+
+def _compton_cascade(e, pos, dirs, ev, n_events, *, rng, scint, r_ls) -> Cascade:
+    """Kernel of :func:`compton_cascade` (inputs checked by it)."""
     out_ev, out_pos, out_e, out_pos_flag = [], [], [], []
     escaped = np.zeros(n_events)
 
@@ -278,11 +368,11 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
             e, pos, dirs, ev = e[keep], pos[keep], dirs[keep], ev[keep]
             if e.size == 0:
                 break
-        mu_c, mu_p = attenuation(e, scint)
+        mu_c, mu_p = _attenuation(e, scint)
         mu = mu_c + mu_p
         step = rng.exponential(1.0, e.size) / mu
         if r_ls is not None:
-            leave = step >= distance_to_sphere(pos, dirs, r_ls)
+            leave = step >= _distance_to_sphere(pos, dirs, r_ls)
             if leave.any():
                 np.add.at(escaped, ev[leave], e[leave])
                 keep = ~leave
@@ -292,11 +382,11 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
         pair = rng.random(e.size) * mu < mu_p
         # Compton scattering
         c = ~pair
-        eps = sample_compton(e[c], rng=rng)
+        eps = _sample_compton(e[c], rng=rng)
         deposit(ev[c], pos[c], e[c] * (1 - eps))
         k = e[c] / ELECTRON_MASS
         cos_t = 1 - (1 - eps) / (k * eps)
-        new_dir = rotate(dirs[c], cos_t, rng.uniform(0, 2 * math.pi, eps.size))
+        new_dir = _rotate(dirs[c], cos_t, rng.uniform(0, 2 * math.pi, eps.size))
         ce, cpos, cev = e[c] * eps, pos[c], ev[c]
         # pair production: e-/e+ share E - 2m; two back-to-back annihilation gammas
         pe, ppos, pev = e[pair], pos[pair], ev[pair]
@@ -304,7 +394,7 @@ def compton_cascade(energy, position, direction, event, n_events: int, *,
         share = rng.random(pe.size)
         deposit(pev, ppos, kinetic * share)
         deposit(pev, ppos, kinetic * (1 - share), is_positron=True)
-        ann = isotropic_directions(pe.size, rng=rng)
+        ann = _isotropic_directions(pe.size, rng=rng)
         e = np.concatenate([ce, np.full(2 * pe.size, ELECTRON_MASS)])
         pos = np.concatenate([cpos, ppos, ppos])
         dirs = np.concatenate([new_dir, ann, -ann])

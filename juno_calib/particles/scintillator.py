@@ -1,6 +1,7 @@
 """The liquid scintillator: composition, stopping power and the electron light model L(T).
 
-Model (the GNA form of physics-inputs.md, Sec. 4). An electron of kinetic energy ``T``
+Model (the form used by GNA, the public JINR fitter ``gnafit/gna``, in its JUNO model files;
+source key GNA in ``data/README.md``). An electron of kinetic energy ``T``
 produces, in units of scintillation-equivalent MeV,
 
 .. math::
@@ -33,8 +34,8 @@ from functools import cached_property
 
 import numpy as np
 
-from ..core import units
-from ..core.params import ParamSet, check_range
+from ..core import units, validate
+from ..core.params import ParamSet, _quantity, check_range, load_yaml
 
 # --- physical constants (CODATA 2018; PDG for the plasma-energy coefficient) ---
 ELECTRON_MASS = 0.51099895 * units.MeV  #: m_e c^2
@@ -46,6 +47,10 @@ PLASMA_ENERGY_COEFF = 28.816 * units.eV
 #: 4 pi N_A r_e^2 m_e c^2 (the Bethe constant K), MeV mm^2 / mol
 BETHE_K = 4.0 * math.pi * AVOGADRO * CLASSICAL_ELECTRON_RADIUS**2 * ELECTRON_MASS
 LN2 = math.log(2.0)
+#: range of kinetic energies of the public stopping-power and Cherenkov functions (MeV): the Bethe
+#: formula fails below ~1 keV (NIST ESTAR stops there) and nothing here goes above 1 GeV
+T_MIN_BETHE = 1e-3 * units.MeV
+T_MAX = 1e3 * units.MeV
 LN10 = math.log(10.0)
 
 
@@ -82,7 +87,6 @@ class Scintillator(ParamSet):
     light_table_e_min: float
     light_table_e_max: float
     light_table_points: int
-    reference_gamma_energy: float
     normalisation_gammas: int
     normalisation_seed: int
     gamma_cutoff_energy: float
@@ -112,7 +116,7 @@ class Scintillator(ParamSet):
             raise ValueError(f"mass_fraction_h + mass_fraction_c = {total:g} must be 1")
         for name in ("atomic_weight_h", "atomic_weight_c", "excitation_energy_h",
                      "excitation_energy_c", "npe_scint", "cherenkov_e0", "light_table_e_min",
-                     "reference_gamma_energy", "pair_fit_e_min", "capture_time",
+                     "pair_fit_e_min", "capture_time",
                      "thermal_neutron_speed", "capsule_density", "capsule_z_over_a"):
             check_range(name, getattr(self, name), 0, lo_open=True)
         check_range("birks_kb", self.birks_kb, 0, 0.1 * units.g / units.cm**2 / units.MeV,
@@ -157,6 +161,15 @@ class Scintillator(ParamSet):
         return rate_h / (rate_h + rate_c)
 
     @property
+    def reference_gamma_energy(self) -> float:
+        """Energy of the gamma that defines the e_vis scale: the n-H capture line (MeV).
+
+        PERF25 defines the light yield with the n-H gamma at the centre. The number has one
+        home, the ``nH`` entry of ``data/sources.yaml`` (:func:`nh_gamma_energy`).
+        """
+        return nh_gamma_energy(self.config)
+
+    @property
     def electron_density(self) -> float:
         """Electrons per mm^3."""
         return self.density * AVOGADRO * self.z_over_a
@@ -165,6 +178,17 @@ class Scintillator(ParamSet):
     @cached_property
     def _light_tables(self):
         return _build_light_tables(self)
+
+
+def nh_gamma_energy(config: str = "design") -> float:
+    """The n-H capture gamma energy (internal MeV), read from its one home, ``data/sources.yaml``.
+
+    >>> round(nh_gamma_energy(), 5)
+    2.22325
+    """
+    raw = load_yaml("sources")["nuclides"]["nH"]["branches"][0]["gammas"]
+    (energy,) = _quantity("sources", "nH.gammas", raw).internal
+    return float(energy)
 
 
 def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitation: float,
@@ -193,9 +217,16 @@ def collision_stopping_power(t, *, z_over_a: float, density: float, mean_excitat
     numpy.ndarray
         ``-dE/dx`` in MeV/mm, same shape as ``t``.
     """
-    t = np.asarray(t, dtype=float)
-    if np.any(~(t > 0)):
-        raise ValueError("kinetic energy t must be > 0 MeV for the stopping power")
+    t = validate.energies("t", t, T_MIN_BETHE, T_MAX,
+                          why="the Bethe formula holds from ~1 keV (NIST ESTAR's lowest energy)")
+    for name, val in (("z_over_a", z_over_a), ("density", density),
+                      ("mean_excitation", mean_excitation)):
+        validate.number(name, val, 0.0, lo_open=True)
+    return _collision_stopping_power(t, z_over_a, density, mean_excitation, positron)
+
+
+def _collision_stopping_power(t, z_over_a, density, mean_excitation, positron=False):
+    """Kernel of :func:`collision_stopping_power` (inputs checked by it)."""
     tau = t / ELECTRON_MASS
     gamma = tau + 1.0
     beta2 = 1.0 - 1.0 / gamma**2
@@ -236,8 +267,14 @@ def stopping_power(t, scint: Scintillator) -> np.ndarray:
     >>> 1.5 < float(stopping_power(1.0, s) / (units.MeV / units.cm)) < 1.8
     True
     """
-    return collision_stopping_power(t, z_over_a=scint.z_over_a, density=scint.density,
-                                    mean_excitation=scint.mean_excitation_energy)
+    t = validate.energies("t", t, T_MIN_BETHE, T_MAX,
+                          why="the Bethe formula holds from ~1 keV (NIST ESTAR's lowest energy)")
+    _check_scint(scint)
+    return _collision_stopping_power(t, scint.z_over_a, scint.density, scint.mean_excitation_energy)
+
+
+def _check_scint(scint):
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
 
 
 def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
@@ -246,9 +283,16 @@ def cherenkov_photons(t, scint: Scintillator) -> np.ndarray:
     Parameters
     ----------
     t : array_like
-        Kinetic energy, MeV, any shape, >= 0.
+        Kinetic energy, MeV, any shape, >= 0 (a negative or non-finite value is a
+        ``ValueError``: the polynomial in ``ln(1 + T/E0)`` is not defined there).
     """
-    t = np.asarray(t, dtype=float)
+    t = validate.energies("t", t, 0.0, T_MAX)
+    _check_scint(scint)
+    return _cherenkov_photons(t, scint)
+
+
+def _cherenkov_photons(t, scint):
+    """Kernel of :func:`cherenkov_photons` (``t`` finite, >= 0; not checked)."""
     x = np.log1p(t / scint.cherenkov_e0)
     poly = scint.cherenkov_p0 + x * (scint.cherenkov_p1 + x * (scint.cherenkov_p2
                                                               + x * scint.cherenkov_p3))
@@ -266,9 +310,8 @@ class _LightTables:
 
 def _quenched_integral(t, scint, positron):
     """Cumulative Birks integral on the grid ``t`` (trapezoid, log grid)."""
-    s = collision_stopping_power(t, z_over_a=scint.z_over_a, density=scint.density,
-                                 mean_excitation=scint.mean_excitation_energy,
-                                 positron=positron)
+    s = _collision_stopping_power(t, scint.z_over_a, scint.density, scint.mean_excitation_energy,
+                                  positron)
     integrand = 1.0 / (1.0 + scint.birks_kb * s / scint.density)
     steps = 0.5 * (integrand[1:] + integrand[:-1]) * np.diff(t)
     return np.concatenate([[0.0], np.cumsum(steps)]) + t[0] * integrand[0], integrand[0]
@@ -277,7 +320,7 @@ def _quenched_integral(t, scint, positron):
 def _build_light_tables(scint: Scintillator) -> _LightTables:
     t = np.geomspace(scint.light_table_e_min, scint.light_table_e_max,
                      int(scint.light_table_points))
-    ch = scint.cherenkov_weight * cherenkov_photons(t, scint) / scint.npe_scint
+    ch = scint.cherenkov_weight * _cherenkov_photons(t, scint) / scint.npe_scint
     q_e, slope_e = _quenched_integral(t, scint, positron=False)
     q_p, slope_p = _quenched_integral(t, scint, positron=True)
     return _LightTables(t=t, electron=q_e + ch, positron=q_p + ch, slope_e=float(slope_e),
@@ -289,15 +332,14 @@ def light_unnormalised(t, scint: Scintillator, *, positron: bool = False) -> np.
 
     Interpolated in the cached table of the instance; linear below ``light_table_e_min``.
     """
-    t = np.asarray(t, dtype=float)
+    _check_scint(scint)
     tab = scint._light_tables
-    if t.size and not np.all(np.isfinite(t)):
-        n_bad = int(np.sum(~np.isfinite(t)))
-        raise ValueError(f"kinetic energy must be finite, got {n_bad} NaN/inf value(s)")
-    if t.size and (t.min() < 0 or t.max() > tab.t[-1]):
-        raise ValueError(
-            f"kinetic energy must be in [0, {tab.t[-1]:g}] MeV (light_table_e_max), got "
-            f"values in [{t.min():g}, {t.max():g}]")
+    t = validate.energies("t", t, 0.0, float(tab.t[-1]), why="the light table ends at light_table_e_max")
+    return _light_unnormalised(t, tab, positron)
+
+
+def _light_unnormalised(t, tab, positron):
+    """Kernel of :func:`light_unnormalised` (``t`` in the table's range; not checked)."""
     values = tab.positron if positron else tab.electron
     slope = tab.slope_p if positron else tab.slope_e
     return np.where(t < tab.t[0], t * slope, np.interp(t, tab.t, values))

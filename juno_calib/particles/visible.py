@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..core import validate
 from ..core.rng import make_rng
 from .gamma import compton_cascade, isotropic_directions
 from .scintillator import Scintillator, light_unnormalised
@@ -29,6 +30,7 @@ def reference_gamma_light(scint: Scintillator) -> float:
     Deterministic: uses the library seed ``scint.normalisation_seed`` (data). This fixes the
     e_vis scale (:func:`visible_scale`).
     """
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
     n = int(scint.normalisation_gammas)
     rng = make_rng(int(scint.normalisation_seed))
     dirs = isotropic_directions(n, rng=rng)
@@ -39,13 +41,18 @@ def reference_gamma_light(scint: Scintillator) -> float:
     return float(light.sum() / n)
 
 
-@lru_cache(maxsize=64)
 def visible_scale(scint: Scintillator) -> float:
     """Constant ``c`` in ``e_vis = c * L(T)``: a contained 2.223 MeV gamma -> 2.223 MeV.
 
     Cached per (frozen, hashable) :class:`Scintillator`; a variant made with
     ``dataclasses.replace`` gets its own value.
     """
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    return _visible_scale(scint)
+
+
+@lru_cache(maxsize=64)
+def _visible_scale(scint: Scintillator) -> float:
     return scint.reference_gamma_energy / reference_gamma_light(scint)
 
 
