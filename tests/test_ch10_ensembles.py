@@ -21,7 +21,9 @@ def test_contract_keys_are_plain_numbers(glued):
     for key in ("a_err_ratio", "a2_free_err_ratio", "peak_mean_err_ratio", "peak_sigma_err_ratio",
                 "abar_mean_pct", "abar_spread_pct", "ensemble_s", "chapter_s"):
         assert isinstance(glued[key], float), f"{key} = {glued[key]!r}"
-    assert glued["n_failed"] == 0
+    assert glued["n_failed"] == 0, "resolution, peak and sweep toys have no failure mode at these statistics"
+    assert glued["n_failed_nl"] <= max(1, 0.1 * glued["n_toys_nl"]), (
+        "an NL toy fails only when a line has fewer than 20 events in its peak window (rare at 5% DAQ time)")
     assert glued["n_toys"] == 24, "the --fast ensemble size"
 
 
