@@ -147,3 +147,37 @@ def test_nl_band_needs_mode_matrices(visible, truth):
         mo.build_response(visible, RES, e_nu=mo.default_enu_grid(step=0.02), n_cos=2, n_modes=0), truth)
     with pytest.raises(ValueError, match="n_modes"):
         mo.asimov_dchi2(bare, truth, years=1.0, syst=mo.Systematics(nl_sigma=0.01))
+
+
+def test_posterior_modes_recover_a_known_covariance(rng):
+    # draws built from the stand-in band (iid unit pulls on P_k / sqrt(n), sigma = 0.3%): the fitted
+    # modes must give back that covariance and the envelope sigma (reached at both ends of 1-8 MeV)
+    e = np.geomspace(1.0, 8.0, 60)
+    basis = mo.nl_modes(e, 3)
+    sigma, n_draws = 0.003, 4000
+    draws = sigma / np.sqrt(3) * rng.standard_normal((n_draws, 3)) @ basis
+    pm = mo.posterior_nl_modes(e, draws, median_bias=0.002 * basis[1])
+    cov = pm.envelope**2 * pm.mixing @ pm.mixing.T
+    np.testing.assert_allclose(cov, sigma**2 / 3 * np.eye(3), atol=0.1 * sigma**2 / 3)  # 4000 draws: ~2%/entry
+    assert pm.envelope == pytest.approx(sigma, rel=0.05)
+    assert pm.captured == pytest.approx(1.0, abs=1e-9), "draws made of three modes are fully captured"
+    np.testing.assert_allclose(pm.tilt, [0.0, 0.002, 0.0], atol=1e-12)
+    # a mode the Legendre basis lacks is not captured
+    wiggle = sigma * rng.standard_normal((n_draws, 1)) * np.sin(8 * np.log(e))[None, :]
+    assert mo.posterior_nl_modes(e, wiggle).captured < 0.5
+
+
+def test_mode_mixing_and_calibrated_nl(visible, truth):
+    grid = mo.default_enu_grid(step=0.02)
+    default = mo.build_response(visible, RES, e_nu=grid, n_cos=2)
+    explicit = mo.build_response(visible, RES, e_nu=grid, n_cos=2, nl_mixing=np.eye(3) / np.sqrt(3))
+    np.testing.assert_allclose(explicit.modes, default.modes)
+    with pytest.raises(ValueError, match="nl_mixing"):
+        mo.build_response(visible, RES, e_nu=grid, n_cos=2, nl_mixing=np.eye(2))
+    e = np.array([1.5, 3.0, 7.0])
+    same = mo.calibrated_visible(visible, np.array([1.0, 12.0]), np.zeros(2))
+    np.testing.assert_allclose(same(e), visible(e))
+    shifted = mo.calibrated_visible(visible, np.array([1.0, 12.0]), np.full(2, 0.01))
+    np.testing.assert_allclose(shifted(e), 1.01 * visible(e))
+    with pytest.raises(ValueError, match="bias"):
+        mo.calibrated_visible(visible, np.array([1.0, 12.0]), np.array([0.0, 0.5]))

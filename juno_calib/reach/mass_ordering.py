@@ -15,9 +15,11 @@ with Asimov data, so the stat-only Δχ² is exactly proportional to the exposur
 
 Nuisance parameters (each a unit-normal pull η):
 
-* NL band: the visible energy becomes e_vis (1 + σ_NL/√n Σ_k η_k P_k(x)), P_k Legendre
-  polynomials of x = log-energy mapped to [-1, 1] over 1–8 MeV, so the 1σ envelope is σ_NL at
-  the ends of the range (a stated, parameterised stand-in for the chapter-6 posterior);
+* NL band: the visible energy becomes e_vis (1 + σ_NL Σ_k η_k g_k(x)), g_k = Σ_j M_jk P_j(x),
+  P_j Legendre polynomials of x = log-energy mapped to [-1, 1] over 1–8 MeV. ``M`` = 1/√n (the
+  stated stand-in band, whose 1σ envelope is σ_NL at the ends of the range) or the modes of
+  the posterior covariance of the calibrated positron scale (:func:`posterior_nl_modes`, from
+  chapter 6's fit, :mod:`juno_calib.calibration.positron_scale`), normalised to a unit envelope;
 * reactor flux normalisation (correlated rate);
 * background rates (one pull per component, its relative uncertainty).
 
@@ -114,11 +116,13 @@ def _smear(e_vis, weights, edges, res: Resolution) -> np.ndarray:
 
 
 def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_cos: int = 6,
-                   n_modes: int = 3, inputs=None) -> IBDResponse:
+                   n_modes: int = 3, nl_mixing=None, inputs=None) -> IBDResponse:
     """Response matrix for a positron non-linearity ``visible(e_prompt) -> e_vis`` (vectorised).
 
     ``e_prompt`` is the positron total energy plus m_e (kinetic energy + 2 m_e), the visible
-    energy of the prompt event if the detector were linear.
+    energy of the prompt event if the detector were linear. ``nl_mixing`` (n_modes, n_modes):
+    NL mode k is the relative distortion Σ_j M[j, k] P_j(x) per unit pull (default M = 1/√n;
+    :attr:`PosteriorModes.mixing` for chapter 6's posterior).
     """
     inputs = inputs or reactor.load_inputs()
     edges = analysis_edges() if edges is None else np.asarray(edges, dtype=float)
@@ -134,7 +138,11 @@ def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_
     modes = np.zeros((0,) + matrix.shape)
     if n_modes:  # derivative matrices of the NL modes (n_modes = 0: no NL band needed)
         h = 1e-3
-        g = nl_modes(e_vis, n_modes) / np.sqrt(n_modes)
+        mix = np.eye(n_modes) / np.sqrt(n_modes) if nl_mixing is None else np.asarray(nl_mixing, dtype=float)
+        if mix.shape != (n_modes, n_modes):
+            raise ValueError(f"nl_mixing has shape {mix.shape}; it must be (n_modes, n_modes) = "
+                             f"({n_modes}, {n_modes})")
+        g = np.einsum("jk,j...->k...", mix, nl_modes(e_vis, n_modes))
         modes = np.array([(_smear(e_vis * (1 + h * gk), weights, edges, resolution)
                            - _smear(e_vis * (1 - h * gk), weights, edges, resolution)) / (2 * h) for gk in g])
     tot = weights.sum(axis=1)
@@ -515,6 +523,72 @@ def biased_visible(visible, amplitude: float, mode: int = 1, n_modes: int = 3):
         return ev * (1 + amplitude * nl_modes(ev, n_modes)[mode])
 
     return visible_biased
+
+
+def calibrated_visible(visible, e_prompt, bias):
+    """The calibration's positron NL: the truth's ``visible`` times ``1 + bias(e_prompt)``, with
+    ``bias`` tabulated on ``e_prompt`` (MeV; e.g. chapter 6's posterior median); held constant
+    beyond the table."""
+    e_prompt, bias = np.asarray(e_prompt, dtype=float), np.asarray(bias, dtype=float)
+    if e_prompt.shape != bias.shape or e_prompt.ndim != 1:
+        raise ValueError(f"e_prompt {e_prompt.shape} and bias {bias.shape} must be 1-d of the same length")
+    check_range("max |bias|", float(np.max(np.abs(bias))), 0.0, 0.2)
+
+    def visible_calibrated(e):
+        return visible(e) * (1 + np.interp(e, e_prompt, bias))
+
+    return visible_calibrated
+
+
+@dataclasses.dataclass(frozen=True)
+class PosteriorModes:
+    """NL pull modes fitted to posterior draws of the positron scale (:func:`posterior_nl_modes`).
+
+    ``mixing`` (n, n): unit pulls η_k give e_vis (1 + envelope Σ_k η_k Σ_j mixing[j, k] P_j(x)),
+    which reproduces the covariance of the draws' Legendre coefficients; the band of the modes
+    has a unit 1σ envelope over the range, so ``envelope`` is the 1σ envelope of the posterior
+    (in the Legendre projection). ``captured``: share of the draws' variance over the range that
+    the n modes carry; ``tilt``: Legendre coefficients of the posterior median bias.
+    """
+
+    mixing: np.ndarray
+    envelope: float
+    captured: float
+    direct_envelope: float  # max over the range of the draws' own standard deviation
+    tilt: np.ndarray
+
+
+def posterior_nl_modes(e_vis, rel_draws, *, n_modes: int = 3, median_bias=None, e_lo: float = 1.0,
+                       e_hi: float = 8.0) -> PosteriorModes:
+    """Fit ``n_modes`` Legendre modes in log visible energy (:func:`nl_modes`) to posterior draws.
+
+    ``e_vis`` (n,) the true visible energy of each energy of the draws; ``rel_draws`` (D, n)
+    each draw's relative scale about the calibrated curve (e.g.
+    :meth:`~juno_calib.calibration.positron_scale.PositronScalePosterior.relative_draws`).
+    The coefficients of every draw are least-squares fits over ``e_lo``–``e_hi``; their
+    covariance ``C = V Λ Vᵀ`` gives uncorrelated pulls along ``V √Λ``.
+    """
+    e_vis, rel = np.asarray(e_vis, dtype=float), np.atleast_2d(np.asarray(rel_draws, dtype=float))
+    check_range("n_modes", n_modes, 1, 6)
+    if rel.shape[1] != e_vis.size or rel.shape[0] < 2 * n_modes:
+        raise ValueError(f"rel_draws has shape {rel.shape}; it needs (D >= {2 * n_modes}, {e_vis.size})")
+    sel = (e_vis >= e_lo) & (e_vis <= e_hi)
+    if sel.sum() < 2 * n_modes:
+        raise ValueError(f"only {int(sel.sum())} energies of e_vis fall in [{e_lo}, {e_hi}] MeV; "
+                         f"need at least {2 * n_modes}")
+    basis = nl_modes(e_vis[sel], n_modes, e_lo, e_hi)  # (n_modes, m)
+    coef = np.linalg.lstsq(basis.T, (rel[:, sel] - rel[:, sel].mean(axis=0)).T, rcond=None)[0].T  # (D, n)
+    cov = np.atleast_2d(np.cov(coef, rowvar=False))
+    lam, vec = np.linalg.eigh(cov)
+    mix = vec * np.sqrt(np.clip(lam, 0.0, None))[None, :]
+    sd_modes = np.sqrt(np.einsum("jm,jk,km->m", basis, cov, basis))
+    envelope = float(sd_modes.max())
+    var_direct = rel[:, sel].var(axis=0, ddof=1)
+    tilt = (np.linalg.lstsq(basis.T, np.asarray(median_bias, dtype=float)[sel], rcond=None)[0]
+            if median_bias is not None else np.zeros(n_modes))
+    return PosteriorModes(mixing=mix / envelope, envelope=envelope,
+                          captured=float(np.sum(sd_modes**2) / np.sum(var_direct)),
+                          direct_envelope=float(np.sqrt(var_direct.max())), tilt=tilt)
 
 
 @dataclasses.dataclass(frozen=True)

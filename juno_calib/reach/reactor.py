@@ -36,6 +36,7 @@ class ReactorInputs(ParamSet):
     ibd_per_day: float
     background_fraction_seed: float
     reference_power: float
+    nmo_resolution: tuple
     energy_per_fission: tuple
     fission_fractions: tuple
     spectrum_u235: tuple
