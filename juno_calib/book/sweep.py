@@ -153,7 +153,7 @@ def run_sweep(chapter: str | Chapter, grid: Mapping[str, Sequence], *, out_dir: 
     (None: one after the other here), skip runs already done with the same parameters unless
     ``force``, and write the table of glued scalars. Failed runs are kept in the table (status
     ``failed``, their error in ``error``) and in :attr:`SweepResult.failures` with the traceback."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the terminal bar (tqdm.auto warns in a kernel without ipywidgets)
 
     chapter, runs = plan_sweep(chapter, grid, out_dir=out_dir, fast=fast)
     out = runs[0].folder.parent

@@ -157,7 +157,7 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
         study.setup(client, points)
         if progress:
             print(f"juno-calib: workers ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the terminal bar (tqdm.auto warns in a kernel without ipywidgets)
 
     bar = tqdm(total=len(jobs), desc=f"{study.name}", unit="toy", disable=not progress, file=sys.stderr)
     done: list[dict] = []
