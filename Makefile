@@ -28,6 +28,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_response.py
+	$(BIN)/python benchmarks/bench_ensemble.py
 
 clean:
 	rm -rf _build .pytest_cache

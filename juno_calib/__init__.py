@@ -4,7 +4,7 @@ The library holds the simulation and fit core; the book's chapters (``notebooks/
 Subpackages follow the flow of the data, and a module imports only from its own layer or the
 layers before it (``tests/test_layering.py``):
 
-core -> detector -> particles -> hardware -> calibration -> reach -> book
+core -> detector -> particles -> hardware -> calibration -> reach -> scale -> book
 
 Internal units: mm = ns = MeV = 1 (:mod:`juno_calib.core.units`).
 """
@@ -12,4 +12,4 @@ Internal units: mm = ns = MeV = 1 (:mod:`juno_calib.core.units`).
 __version__ = "0.1.0"
 
 #: The layers, in the order of the flow; a module may import from its own layer and those before it.
-LAYERS = ("core", "detector", "particles", "hardware", "calibration", "reach", "book")
+LAYERS = ("core", "detector", "particles", "hardware", "calibration", "reach", "scale", "book")

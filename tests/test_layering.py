@@ -1,7 +1,7 @@
 """The package's layers stay layered: a module imports only from its own layer or the ones before it.
 
 The flow of the data (``juno_calib.LAYERS``): core -> detector -> particles -> hardware ->
-calibration -> reach -> book. An AST walk over every module finds each ``import`` of a
+calibration -> reach -> scale -> book. An AST walk over every module finds each ``import`` of a
 juno_calib module (absolute or relative, at the top or inside a function) and checks its layer.
 """
 

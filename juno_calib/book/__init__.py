@@ -1,2 +1,2 @@
 """The book's machinery: command line, chapter registry, papermill runner, plotting helpers.
-May use: every layer below (core, detector, particles, hardware, calibration, reach)."""
+May use: every layer below (core, detector, particles, hardware, calibration, reach, scale)."""

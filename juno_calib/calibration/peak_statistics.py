@@ -50,9 +50,10 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
     -------
     dict of (K,) float arrays
         ``sigma_rel`` (sigma/mean of the PE peak) and ``sigma_rel_err``; ``mean_pe`` (peak
-        position, PE, dark noise subtracted); ``e_vis`` and ``e_vis_sigma_rel``: the same fit of
-        the summed visible energy (MeV), i.e. the peak without photo-statistics and dark noise
-        (its width is the fluctuation of the light of the gamma cascade: quenching, Cherenkov);
+        position, PE, dark noise subtracted) and its fit error ``mean_pe_err``; ``e_vis`` and
+        ``e_vis_sigma_rel``: the same fit of the summed visible energy (MeV), i.e. the peak without
+        photo-statistics and dark noise (its width is the fluctuation of the light of the gamma
+        cascade: quenching, Cherenkov);
         ``visible_fraction``: fraction of decays with visible deposits.
     """
     validate.instance("source", source, Source, hint='get_source("Cs137")')
@@ -67,7 +68,8 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
         raise ValueError(f"source {source.name} has no branch for part = {part!r}")
     n_decays = int(math.ceil(n_events / frac))
     dark = response.dark_mean["lpmt"]
-    keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "e_vis", "e_vis_sigma_rel", "visible_fraction")
+    keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "mean_pe_err", "e_vis", "e_vis_sigma_rel",
+            "visible_fraction")
     out = {k: np.empty(len(pos)) for k in keys}
     for k, x in enumerate(pos):  # a few source positions; events are vectorised
         dep = simulate_source(source, n_decays, x, rng=rng, scint=scint, geometry=response.geometry,
@@ -80,6 +82,7 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
         out["sigma_rel"][k] = rel
         out["sigma_rel_err"][k] = rel * math.hypot(f["sigma_err"] / f["sigma"], f["mean_err"] / f["mean"])
         out["mean_pe"][k] = f["mean"]
+        out["mean_pe_err"][k] = f["mean_err"]
         out["e_vis"][k] = fe["mean"]
         out["e_vis_sigma_rel"][k] = fe["sigma"] / fe["mean"]
         out["visible_fraction"][k] = seen.mean()

@@ -67,7 +67,7 @@ class Settings:
     truth_shells: int = 16
     n_pool: int = 1000
     n_walkers: int = 32
-    n_steps: int = 5000
+    n_steps: int = 10_000
 
     def __post_init__(self):
         check_choice("config", self.config, ("design", "as_built"))
