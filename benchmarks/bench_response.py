@@ -38,6 +38,7 @@ import numba
 import numpy as np
 
 from juno_calib.core.rng import make_rng
+from juno_calib.detector import response as response_module
 from juno_calib.detector.geometry import sample_uniform_ls
 from juno_calib.detector.response import DetectorResponse
 
@@ -162,18 +163,23 @@ def main(argv=None) -> int:
         return time.perf_counter() - w0, time.process_time() - c0
 
     threads = numba.get_num_threads()
-    reps = {"wall": [], "cpu": [], "wall_1thread": [], "previous_wall": [], "previous_cpu": [],
-            "speedup_wall": [], "speedup_cpu": []}
+    hit_threads = response_module.HIT_THREADS
+    reps = {"wall": [], "cpu": [], "wall_2threads": [], "previous_wall": [], "previous_cpu": [],
+            "previous_wall_1thread": [], "speedup_wall": [], "speedup_cpu": []}
     pe_uniform = float(run_b().npe.sum()) / n
     cpu_b, cpu_b0 = [], []
     for _ in range(args.repeat):
         (wb, cb), (wc, cc), (wb0, cb0) = clocks(run_b), clocks(run_c), clocks(run_b0)
         numba.set_num_threads(1)
-        wb1, _ = clocks(run_b)
+        wb01, _ = clocks(run_b0)
         numba.set_num_threads(threads)
+        response_module.HIT_THREADS = threads
+        wb2, _ = clocks(run_b)
+        response_module.HIT_THREADS = hit_threads
         reps["wall"].append(wc / wb)
         reps["cpu"].append(cc / cb)
-        reps["wall_1thread"].append(wc / wb1)
+        reps["wall_2threads"].append(wc / wb2)
+        reps["previous_wall_1thread"].append(wc / wb01)
         reps["previous_wall"].append(wc / wb0)
         reps["previous_cpu"].append(cc / cb0)
         reps["speedup_wall"].append(wb0 / wb)
@@ -181,9 +187,11 @@ def main(argv=None) -> int:
         cpu_b.append(cb)
         cpu_b0.append(cb0)
     print(f"\n(b)/(c), vertices uniform in the LS, {args.repeat} interleaved repetitions of {n} events "
-          f"(kernel on {threads} threads; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
-    labels = {"wall": "b/c wall", "cpu": "b/c cpu", "wall_1thread": "b/c wall, 1 thread",
-              "previous_wall": "b0/c wall", "previous_cpu": "b0/c cpu", "speedup_wall": "b/b0 wall",
+          f"((b) on {min(hit_threads, threads)} thread(s), (b0) on {threads}; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    labels = {"wall": "b/c wall", "cpu": "b/c cpu", "wall_2threads": f"b/c wall, {threads} thr",
+              "previous_wall": f"b0/c wall, {threads} thr", "previous_cpu": "b0/c cpu",
+              "previous_wall_1thread": "b0/c wall, 1 thr", "speedup_wall": "b/b0 wall",
               "speedup_cpu": "b/b0 cpu"}
     for key, vals in reps.items():
         print(f"  {labels[key]:<19} median {np.median(vals):.2f}  min {np.min(vals):.2f}  "
@@ -199,6 +207,7 @@ def main(argv=None) -> int:
     figures["perpmt_previous_cpu_ns_per_pe"] = float(ns_b0)
     figures["perpmt_over_poisson_uniform_repetitions"] = reps
     figures["numba_threads"] = threads
+    figures["hit_threads"] = min(hit_threads, threads)
     m_r = max(n // 5, 50)
     radii_hits = (0.0, 12.0, 15.0, 16.0, 17.0, 17.6)
     print(f"\nwhole per-PMT path, CPU ns per PE (signal + dark) vs vertex radius ({m_r} events of "

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from juno_calib.detector import response as response_module
 from juno_calib.detector import timing as tm
 from juno_calib.detector.geometry import sample_uniform_ls
 from juno_calib.detector.optics import Optics
@@ -143,13 +144,16 @@ def test_sample_hits_is_reproducible_whatever_the_threads_and_the_cut(response):
     event = np.repeat(np.arange(n // 2), 2)  # two deposits per event
     args = (event, x, np.full(n, 0.3), n // 2 + 3)  # and three events without deposits
     threads = numba.get_num_threads()
+    hit_threads = response_module.HIT_THREADS
     runs = []
     try:
         for th, max_pe in ((1, 2**18), (threads, 2**18), (threads, 500)):
             numba.set_num_threads(th)
+            response_module.HIT_THREADS = th
             runs.append(response.sample_hits(*args, rng=np.random.default_rng(9), max_pe=max_pe))
     finally:
         numba.set_num_threads(threads)
+        response_module.HIT_THREADS = hit_threads
     for other in runs[1:]:
         for key in ("event", "pmt", "npe", "charge", "time"):
             np.testing.assert_array_equal(getattr(runs[0], key), getattr(other, key))

@@ -63,7 +63,7 @@ from .timing import cdf_guide, cos_guide
 TABLE_SHAPE = (709, 721)
 """Default nodes of the table ``T(r, alpha)``: (in ``r``, in ``alpha``)."""
 
-PATCH_PMTS = 24
+PATCH_PMTS = 64
 """PMTs per patch of the patch sampler (:attr:`PMTTable._patches`): smaller patches accept more
 often, larger ones cost less to set up per vertex."""
 

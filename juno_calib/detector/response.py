@@ -32,8 +32,10 @@ Two event samplers take energy deposits ``(event, position, e_vis)``:
 from __future__ import annotations
 
 import dataclasses
+import os
 from functools import cached_property
 
+import numba
 import numpy as np
 
 from ..core import validate
@@ -44,6 +46,12 @@ from .pmt_tables import TABLE_SHAPE, PMTTable, _grid_cell, bilinear
 from .timing import REFINE_COST, Timing, _alias_table, _spe_charges, deposit_of_pe, readout
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
+HIT_THREADS = int(os.environ.get("JUNO_CALIB_HIT_THREADS", "1"))
+"""Threads of the per-PMT kernel (:meth:`DetectorResponse.sample_hits`; at most numba's number of
+threads). One by default: on the shared 2-core machine of ``benchmarks/README.md`` a second
+thread costs more than it gains (the parallel region waits for its slowest, often descheduled,
+thread); set ``JUNO_CALIB_HIT_THREADS`` (or this attribute) on a machine with free cores. The
+result does not depend on it (one random stream per event)."""
 SYSTEMS = ("lpmt", "spmt")
 MAP_SHAPE = (64, 17)
 """Default nodes of the total-PE map: (in ``r^3``, in ``cos theta``)."""
@@ -501,16 +509,27 @@ class DetectorResponse:
                                                                * max_pe) + 1, [n_events]]).clip(0, n_events))
         cums = [np.concatenate([[0.0], np.cumsum(dep[s])]) for s in SYSTEMS]
         parts = []
+        threads = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(int(HIT_THREADS), threads)))
+        try:
+            self._run_events(parts, simulate_events, edges, seed, first, last, n_pe, position, axis, row, w,
+                             cums, tabs, emis, geo, n_guide, _refine_cost)
+        finally:
+            numba.set_num_threads(threads)
+        cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+        return Hits(n_events=int(n_events), **dict(zip(("event", "pmt", "npe", "charge", "time"), cols,
+                                                        strict=True)), n_pmt_lpmt=self.n_lpmt)
+
+    def _run_events(self, parts, simulate_events, edges, seed, first, last, n_pe, position, axis, row, w,
+                    cums, tabs, emis, geo, n_guide, refine_cost):
+        """The kernel calls of :meth:`sample_hits`, one per chunk of events."""
         for e0, e1 in zip(edges[:-1], edges[1:], strict=True):
             parts.append(simulate_events(seed, int(e0), first[e0:e1].astype(np.int64),
                                          last[e0:e1].astype(np.int64),
                                          n_pe[e0:e1].astype(np.int64), position, axis, row, w, *cums,
                                          tabs["lpmt"], tabs["spmt"], emis, geo, self.n_lpmt,
                                          float(self.timing.readout_window_start),
-                                         float(self.pmts.readout_window), n_guide, _refine_cost))
-        cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
-        return Hits(n_events=int(n_events), **dict(zip(("event", "pmt", "npe", "charge", "time"), cols,
-                                                        strict=True)), n_pmt_lpmt=self.n_lpmt)
+                                         float(self.pmts.readout_window), n_guide, refine_cost))
 
     def _sample_hits_blocked(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
                              max_pe: int = 2**20) -> Hits:

@@ -26,7 +26,7 @@ Dark hits are uniform in the readout window ``[start, start + window]``.
 :func:`simulate_events` (numba, events in parallel, one xoshiro256** stream per event seeded
 from the caller's generator: reproducible and independent of the number of threads): per event
 and system the signal PE are assigned to deposits, placed on PMTs by the *patch sampler*
-(:func:`_patch_setup`, :func:`_draw_pmt`: the PMTs grouped in compact patches of ~24; per vertex
+(:func:`_patch_setup`, :func:`_draw_pmt`: the PMTs grouped in compact patches of ~64; per vertex
 one bound of the table per patch, a patch drawn from the bounded masses, a PMT in it uniformly
 and accepted with ``w_k T_k / (wmax_p G_p)``, or, where the bound is loose and the patch expects
 many PE, drawn from its exact per-PMT masses; exactly ``P(k) ~ w_k T(r, alpha_k)`` of the
@@ -718,7 +718,7 @@ PE_BATCH = 128
 """PE per batch of :func:`_event_system`: the PMTs of a batch are drawn first, then their times."""
 
 
-REFINE_COST = 0.25
+REFINE_COST = 0.1
 """Cost of evaluating one PMT's table value relative to a rejected proposal: a patch is drawn
 from its exact per-PMT masses when the rejections it would cause are expected to cost more."""
 
