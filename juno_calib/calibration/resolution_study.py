@@ -16,6 +16,11 @@ The measurements:
   and its Am-C campaign give the map; spallation-neutron captures recorded by the same detector
   (:func:`juno_calib.calibration.volume_events.spallation_captures`) are corrected with it in the
   fiducial volume and their peak width is measured.
+* **¹²B decays over the volume**: cosmogenic ¹²B recorded by the same true detector
+  (:func:`juno_calib.calibration.volume_events.b12_decays`, a stated rate x live time), corrected
+  with the same map in the fiducial volume and binned; the calibration predicts their spectrum
+  with its own NL model (chapter 6's, with its posterior as a prior) and the n-H templates of its
+  own γ simulation (:func:`juno_calib.calibration.resolution_fit.b12_spectrum`).
 * **Positrons' truth** (a check, never fitted): chapter 5's IBD-like positrons through the same
   detector and map, with their Eq. 1 least-squares fit.
 """
@@ -39,13 +44,15 @@ from .resolution import fit_peak
 from .resolution_fit import (
     CENTRE_LINES,
     ResolutionData,
+    b12_parameters,
+    b12_spectrum,
     centre_peaks,
     concatenate,
     default_parameters,
     fit,
     gamma_line_width,
 )
-from .volume_events import spallation_captures
+from .volume_events import b12_decays, spallation_captures
 
 KB_UNIT = units.g / units.cm**2 / units.MeV
 SCHEMES = ("shells", "delaunay", "rbf")
@@ -68,6 +75,9 @@ class Settings:
     n_pool: int = 1000
     n_walkers: int = 32
     n_steps: int = 10_000
+    use_b12: bool = True
+    b12_days: float = 30.0
+    b12_rate: float = 1000.0
 
     def __post_init__(self):
         check_choice("config", self.config, ("design", "as_built"))
@@ -83,6 +93,10 @@ class Settings:
         check_range("n_pool", self.n_pool, 50, 10**6)
         check_range("n_walkers", self.n_walkers, 10, 10**5)
         check_range("n_steps", self.n_steps, 10, 10**7)
+        if not isinstance(self.use_b12, (bool, np.bool_)):
+            raise TypeError(f"use_b12 must be True or False, got {self.use_b12!r}")
+        check_range("b12_days", self.b12_days, 0.0, 3650.0, lo_open=True, unit="day")
+        check_range("b12_rate", self.b12_rate, 0.0, 1e6, lo_open=True, unit="1/day")
 
 
 def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
@@ -98,6 +112,7 @@ def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
     validate.generator("rng", rng)
     s = settings
     r_centre, r_dark, r_low, r_high, r_det, r_pool, r_camp, r_spall, r_pos, r_rec = rng.spawn(10)
+    r_b12 = rng.spawn(1)[0]  # spawned after the others: the streams above stay those of before
     response = DetectorResponse.load(s.config)
     scint = Scintillator.load(s.config)
     geometry = response.geometry
@@ -154,6 +169,11 @@ def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
     vol_data = ResolutionData(("n-H (spallation, volume)",), np.array([pk["mean"]]), np.array([rel]),
                               np.array([err]), w_low[[i_nh]], np.ones(1, bool), (w_high - w_low)[[i_nh]])
 
+    # cosmogenic 12B over the volume: the truth records them, the calibration bins the corrected
+    # spectrum and predicts it with its own NL model and templates
+    b12 = _b12_measurement(s, detector, gmap, y0, r_fv, scint, geometry, light_yield, dark_pe, e_nh,
+                           nu_data, rng=r_b12) if s.use_b12 else None
+
     # the positrons' truth (a check)
     ev = truth.positron_events(detector, np.arange(0.0, 9.0), s.n_positrons, rng=r_pos, scint=scint,
                                vertex_resolution_1mev=nu_data["vertex_resolution_1mev"])
@@ -168,17 +188,70 @@ def measure(settings: Settings, *, rng: np.random.Generator) -> dict:
             "t_nominal": (s.kb_calibration - kb_low) / (kb_high - kb_low), "volume": volume,
             "positrons": positrons, "data": concatenate(centre, vol_data), "detector": detector,
             "map": gmap, "n_map_points": len(plan), "r_fv": r_fv, "nu_data": nu_data,
-            "spallation_rate": truth.spallation_rate(nu_data), "i_nh": i_nh}
+            "spallation_rate": truth.spallation_rate(nu_data), "i_nh": i_nh, "b12": b12}
+
+
+def _b12_measurement(s: Settings, detector, gmap, y0, r_fv, scint, geometry, light_yield, dark_pe, e_nh,
+                     nu_data, *, rng) -> dict:
+    """The ¹²B data set: the truth's decays, corrected and binned, and the calibration's model."""
+    from ..particles.beta import B12Decay
+    from . import nonlinearity as nl
+    from . import nonlinearity_data as nld
+
+    r_truth, r_tmpl = rng.spawn(2)
+    res = load_quantities("resolution", s.config)
+    # decays uniform in the LS at the stated rate in the fiducial volume
+    n_fv_expected = s.b12_rate * s.b12_days
+    n_ls = int(round(n_fv_expected * (geometry.r_ls / r_fv) ** 3))
+    ev = b12_decays(detector, n_ls, rng=r_truth, scint=scint,
+                    vertex_resolution_1mev=nu_data["vertex_resolution_1mev"])
+    fv = np.linalg.norm(ev["x_rec"], axis=1) < r_fv
+    e = nu.correct(ev["pe"][fv], ev["x_rec"][fv], gmap, y0)
+    lo, hi, width = (res[k].value for k in ("b12_fit_e_min", "b12_fit_e_max", "b12_fit_bin"))
+    edges = lo + width * np.arange(int(round((hi - lo) / width)) + 1)
+    counts = np.histogram(e, bins=edges)[0].astype(float)
+    # the calibration's NL model (chapter 6) and its own templates of the n-H and 4.44 MeV lines
+    cfg = nl.NLFitConfig.load(s.config)
+    optics = DetectorResponse.load(s.config).optics
+    model = nl.ElectronNLModel.build(
+        z_over_a=scint.z_over_a, mean_excitation_mev=scint.mean_excitation_energy / units.MeV,
+        density_gcm3=scint.density / (units.g / units.cm**3), n_ls=optics.n_ls,
+        scint_yield_per_mev=optics.scint_yield * units.MeV, config=cfg)
+    lines = [ln for ln in nld.LINES if ln.name in ("nH", "AmBe")]
+    weights, _, _ = nld.line_templates(lines, s.gamma_events, model, rng=r_tmpl, scint=scint, geometry=geometry,
+                                       a_nominal=light_yield, kb_nominal=res["nl_kb_mean"].value,
+                                       dark_pe=dark_pe)
+    sk, sc, rho = res["nl_kb_sigma"].value, res["nl_kc_sigma"].value, res["nl_kb_kc_corr"].value
+    spec = b12_spectrum(edges, counts, model=model, w_nh=weights[0], w_gamma=weights[1], e_nh=e_nh,
+                        nl_mean=[res["nl_kb_mean"].value, res["nl_kc_mean"].value],
+                        nl_cov=[[sk * sk, rho * sk * sc], [rho * sk * sc, sc * sc]], decay=B12Decay.load(s.config))
+    return {"spectrum": spec, "energy": e, "n_ls": n_ls, "n_fv": int(fv.sum()),
+            "n_window": int(counts.sum()), "scale_sigma": res["b12_scale_sigma"].value,
+            "slope_sigma": cfg.b12_shape_slope_sigma * units.MeV}
+
+
+def parameters(m: dict, settings: Settings, *, with_b12: bool | None = None) -> list:
+    """The fit's priors for the measurements ``m`` of :func:`measure` (with the ¹²B nuisances when
+    the ¹²B spectrum is fitted: ``with_b12``, default ``settings.use_b12``)."""
+    validate.instance("settings", settings, Settings, hint="Settings()")
+    with_b12 = settings.use_b12 if with_b12 is None else with_b12
+    params = default_parameters(1.0 / np.sqrt(m["light_yield"]), a_prior_rel=settings.a_prior_rel,
+                                s_gamma_rel=settings.s_gamma_floor, t_kb=m["t_nominal"], t_kb_sigma=1.0)
+    if with_b12:
+        if m.get("b12") is None:
+            raise ValueError("with_b12 = True needs measurements with the 12B spectrum (Settings(use_b12=True))")
+        params += b12_parameters(scale_sigma=m["b12"]["scale_sigma"], slope_sigma=m["b12"]["slope_sigma"])
+    return params
 
 
 def run(settings: Settings, *, rng: np.random.Generator) -> dict:
-    """:func:`measure`, then the Bayesian fit; adds ``fit`` (ResolutionFit) and ``params``."""
+    """:func:`measure`, then the Bayesian fit; adds ``fit`` (ResolutionFit; with the ¹²B spectrum
+    when ``settings.use_b12``) and ``params``."""
     validate.instance("settings", settings, Settings, hint="Settings()")
     validate.generator("rng", rng)
     r_meas, r_fit = rng.spawn(2)
     m = measure(settings, rng=r_meas)
-    params = default_parameters(1.0 / np.sqrt(m["light_yield"]), a_prior_rel=settings.a_prior_rel,
-                                s_gamma_rel=settings.s_gamma_floor, t_kb=m["t_nominal"], t_kb_sigma=1.0)
-    m["params"] = params
-    m["fit"] = fit(m["data"], params, rng=r_fit, n_walkers=settings.n_walkers, n_steps=settings.n_steps)
+    m["params"] = parameters(m, settings)
+    m["fit"] = fit(m["data"], m["params"], rng=r_fit, n_walkers=settings.n_walkers, n_steps=settings.n_steps,
+                   b12=m["b12"]["spectrum"] if settings.use_b12 else None)
     return m
