@@ -33,6 +33,7 @@ posterior is computed sample by sample.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 from scipy.special import ndtr
@@ -440,6 +441,13 @@ class B12Spectrum:
     cell_edges: np.ndarray
     edge_index: np.ndarray
 
+    @functools.cached_property
+    def _t_index(self):
+        """Interval of the model's grid holding each kinetic-energy node and the fraction across it."""
+        idx = np.clip(np.searchsorted(self.model.t, self.t_nodes, side="right") - 1, 0, self.model.t.size - 2)
+        frac = (self.t_nodes - self.model.t[idx]) / (self.model.t[idx + 1] - self.model.t[idx])
+        return idx, frac
+
     @property
     def n_events(self) -> float:
         return float(self.counts.sum())
@@ -460,7 +468,7 @@ def b12_spectrum(edges, counts, *, model, w_nh, w_gamma, e_nh: float, nl_mean, n
                  decay=None, t_step: float = 0.01) -> B12Spectrum:
     """The calibration's forward model of the corrected ¹²B spectrum (:class:`B12Spectrum`).
 
-    ``edges`` (K+1,) uniform bin edges in MeV (>= 0); ``counts`` (K,) the data; ``model`` the
+    ``edges`` (K+1,) uniform bin edges in MeV (corrected visible energy, dark noise subtracted: may be < 0); ``counts`` (K,) the data; ``model`` the
     calibration's :class:`~juno_calib.calibration.nonlinearity.ElectronNLModel`; ``w_nh``,
     ``w_gamma`` (G,) Compton-electron templates of the n-H line and of the 4.44 MeV γ on the
     model's grid; ``e_nh`` the n-H energy (MeV) that defines the scale; ``nl_mean`` (2,) and
@@ -470,7 +478,7 @@ def b12_spectrum(edges, counts, *, model, w_nh, w_gamma, e_nh: float, nl_mean, n
     from ..particles.beta import B12Decay, beta_spectrum
     from .nonlinearity import ElectronNLModel
 
-    e = validate.array("edges", edges, 0.0, 100.0, ndim=1, size_min=2)
+    e = validate.array("edges", edges, -10.0, 100.0, ndim=1, size_min=2)
     width = np.diff(e)
     if not np.allclose(width, width[0], rtol=1e-9) or width[0] <= 0:
         raise ValueError(f"edges must be uniform and increasing (MeV), got steps {width[:3]}...")
@@ -513,7 +521,7 @@ def b12_spectrum(edges, counts, *, model, w_nh, w_gamma, e_nh: float, nl_mean, n
     prob = d.probabilities
     t_mean = float(prob @ cdf1[:, -1])
     h = width[0] / CELLS_PER_BIN
-    n_lo = min(int(np.ceil(1.5 / h)), int(np.floor(e[0] / h + 1e-9)))
+    n_lo = int(np.ceil(1.5 / h))
     n_hi = int(np.ceil(1.0 / h))
     n_cells = n_lo + CELLS_PER_BIN * (e.size - 1) + n_hi
     cell_edges = e[0] - n_lo * h + h * np.arange(n_cells + 1)
@@ -535,19 +543,38 @@ def b12_nl(spec: B12Spectrum, z) -> np.ndarray:
 
 def _b12_cells(spec: B12Spectrum, th):
     """Visible-energy CDF of the unsmeared prediction at the cell edges, (W, I+1), normalised."""
+    n_w = th.shape[0]
     kbc = spec.nl_mean + th[:, 5:7] @ spec.nl_chol.T
     light = spec.model.light(np.maximum(kbc[:, 0], 0.0), np.maximum(kbc[:, 1], 0.0))  # (W, G)
     unit = spec.e_nh * (1.0 + th[:, 7]) / (light @ spec.w_nh)  # MeV per unit of model light
     e_gamma = unit * (light @ spec.w_gamma)
     slope = th[:, 8]
-    cdf = spec.cdf0[None, :, :] + slope[:, None, None] * (spec.cdf1 - spec.t_mean * spec.cdf0)[None]
-    norm = (spec.prob[None, :] * cdf[:, :, -1]).sum(axis=1)
-    out = np.zeros((th.shape[0], spec.cell_edges.size))
-    for w in range(th.shape[0]):  # a loop over walkers (tens), not events
-        e_beta = unit[w] * np.interp(spec.t_nodes, spec.model.t, light[w])
-        for k in range(spec.prob.size):  # the three branches
-            e = e_beta + (e_gamma[w] if spec.with_gamma[k] else 0.0)
-            out[w] += spec.prob[k] * np.interp(spec.cell_edges, e, cdf[w, k])
+    # the β's visible energy at the kinetic-energy nodes (linear in the model's grid), (W, J)
+    i_t, f_t = spec._t_index
+    e_beta = unit[:, None] * (light[:, i_t] * (1.0 - f_t) + light[:, i_t + 1] * f_t)
+    # where every cell edge falls among each walker's nodes: one searchsorted over all walkers
+    # (each row is increasing; row w is offset by w * span so the flattened array stays sorted)
+    n_j = e_beta.shape[1]
+    span = float(np.max(e_beta[:, -1]) + np.max(e_gamma) + spec.cell_edges[-1] - spec.cell_edges[0]) + 10.0
+    offset = span * np.arange(n_w)[:, None]
+    flat = (e_beta + offset).ravel()
+    out = np.zeros((n_w, spec.cell_edges.size))
+    for gamma in (False, True):
+        q = spec.cell_edges[None, :] - (e_gamma[:, None] if gamma else np.zeros((n_w, 1)))
+        pos = np.searchsorted(flat, (q + offset).ravel(), side="right").reshape(q.shape) - n_j * np.arange(n_w)[:, None]
+        below, above = pos <= 0, pos >= n_j
+        j = np.clip(pos - 1, 0, n_j - 2)
+        e0 = np.take_along_axis(e_beta, j, axis=1)
+        e1 = np.take_along_axis(e_beta, j + 1, axis=1)
+        frac = np.clip((q - e0) / np.maximum(e1 - e0, 1e-300), 0.0, 1.0)
+        for k in np.flatnonzero(spec.with_gamma == gamma):  # the branches with(out) the γ
+            c0 = spec.cdf0[k][j] * (1 - frac) + spec.cdf0[k][j + 1] * frac
+            c1 = spec.cdf1[k][j] * (1 - frac) + spec.cdf1[k][j + 1] * frac
+            cdf = c0 + slope[:, None] * (c1 - spec.t_mean * c0)
+            end = 1.0 + slope * (spec.cdf1[k][-1] - spec.t_mean)
+            cdf = np.where(below, 0.0, np.where(above, end[:, None], cdf))
+            out += spec.prob[k] * cdf
+    norm = sum(spec.prob[k] * (1.0 + slope * (spec.cdf1[k][-1] - spec.t_mean)) for k in range(spec.prob.size))
     return out / norm[:, None]
 
 
@@ -608,10 +635,14 @@ def fold_b12(spec: B12Spectrum, theta, *, n_events: float, edges=None) -> np.nda
 
 def _b12_log_like(spec: B12Spectrum, th) -> np.ndarray:
     """Poisson likelihood of the bins with the normalisation marginalised (prior 1/N): the
-    multinomial ``sum_k n_k ln p_k`` with ``p_k`` the folded shape in the window."""
+    multinomial ``sum_k n_k ln p_k`` with ``p_k`` the folded shape in the window, minus its value
+    for the data's own shape (a constant), so that ``-2 ln L`` is the likelihood-ratio chi2."""
     p = np.diff(_b12_fold(spec, th), axis=1)
     p = np.maximum(p, 1e-300) / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
-    return spec.counts @ np.log(p).T
+    n = spec.counts
+    full = n > 0
+    saturated = float(n[full] @ np.log(n[full] / n.sum())) if full.any() else 0.0
+    return n @ np.log(p).T - saturated  # minus the saturated model's: -chi2/2 scale (the deviance)
 
 
 def b12_parameters(*, scale_sigma: float = 0.01, slope_sigma: float = 0.005) -> list[Parameter]:
