@@ -468,7 +468,8 @@ def b12_spectrum(edges, counts, *, model, w_nh, w_gamma, e_nh: float, nl_mean, n
                  decay=None, t_step: float = 0.01) -> B12Spectrum:
     """The calibration's forward model of the corrected ¹²B spectrum (:class:`B12Spectrum`).
 
-    ``edges`` (K+1,) uniform bin edges in MeV (corrected visible energy, dark noise subtracted: may be < 0); ``counts`` (K,) the data; ``model`` the
+    ``edges`` (K+1,) uniform bin edges in MeV (corrected visible energy, dark noise subtracted:
+    may be < 0); ``counts`` (K,) the data; ``model`` the
     calibration's :class:`~juno_calib.calibration.nonlinearity.ElectronNLModel`; ``w_nh``,
     ``w_gamma`` (G,) Compton-electron templates of the n-H line and of the 4.44 MeV γ on the
     model's grid; ``e_nh`` the n-H energy (MeV) that defines the scale; ``nl_mean`` (2,) and
@@ -496,13 +497,15 @@ def b12_spectrum(edges, counts, *, model, w_nh, w_gamma, e_nh: float, nl_mean, n
     mu = validate.array("nl_mean", nl_mean, 0.0, ndim=1)
     cov = validate.array("nl_cov", nl_cov, ndim=2)
     if mu.shape != (2,) or cov.shape != (2, 2):
-        raise ValueError(f"nl_mean must have shape (2,) and nl_cov (2, 2) = (k_B, k_C), got {mu.shape}, {cov.shape}")
+        raise ValueError(f"nl_mean must have shape (2,) and nl_cov (2, 2) = (k_B, k_C), got {mu.shape}, "
+                         f"{cov.shape}")
     try:
         chol = np.linalg.cholesky(0.5 * (cov + cov.T))
     except np.linalg.LinAlgError:
         raise ValueError(f"nl_cov must be positive definite, got {cov.tolist()}") from None
     t_step = validate.number("t_step", t_step, 1e-4, 0.1, unit="MeV")
-    d = B12Decay.load() if decay is None else validate.instance("decay", decay, B12Decay, hint="B12Decay.load()")
+    d = (B12Decay.load() if decay is None
+         else validate.instance("decay", decay, B12Decay, hint="B12Decay.load()"))
     q = float(d.b12_q_value)
     if q > model.t[-1]:
         raise ValueError(f"the model's grid ends at {model.t[-1]:g} MeV, below the 12B Q value {q:g} MeV")
@@ -561,7 +564,8 @@ def _b12_cells(spec: B12Spectrum, th):
     out = np.zeros((n_w, spec.cell_edges.size))
     for gamma in (False, True):
         q = spec.cell_edges[None, :] - (e_gamma[:, None] if gamma else np.zeros((n_w, 1)))
-        pos = np.searchsorted(flat, (q + offset).ravel(), side="right").reshape(q.shape) - n_j * np.arange(n_w)[:, None]
+        pos = (np.searchsorted(flat, (q + offset).ravel(), side="right").reshape(q.shape)
+               - n_j * np.arange(n_w)[:, None])
         below, above = pos <= 0, pos >= n_j
         j = np.clip(pos - 1, 0, n_j - 2)
         e0 = np.take_along_axis(e_beta, j, axis=1)
@@ -596,7 +600,8 @@ def _b12_fold(spec: B12Spectrum, th, edges=None, edge_index=None):
     pad = np.zeros((th.shape[0], band))
     mass_p = np.concatenate([pad, mass, pad], axis=1)
     sig_p = np.concatenate([pad + 1.0, sig, pad + 1.0], axis=1)
-    cen_p = np.concatenate([centre[0] - h * np.arange(band, 0, -1), centre, centre[-1] + h * np.arange(1, band + 1)])
+    cen_p = np.concatenate([centre[0] - h * np.arange(band, 0, -1), centre,
+                            centre[-1] + h * np.arange(1, band + 1)])
     idx = idx_e[:, None] + np.arange(2 * band)[None, :]  # padded cells around each edge
     z = (e_k[:, None] - cen_p[idx])[None] / np.maximum(sig_p[:, idx], 1e-12)
     below = cum[:, np.clip(idx_e - band, 0, n_cells)]
@@ -624,8 +629,8 @@ def fold_b12(spec: B12Spectrum, theta, *, n_events: float, edges=None) -> np.nda
         edges = validate.array("edges", edges, ndim=1, size_min=2)
         ce = spec.cell_edges
         idx = np.rint((edges - ce[0]) / (ce[1] - ce[0])).astype(int)
-        if np.any(idx < 0) or np.any(idx >= ce.size) or not np.allclose(ce[np.clip(idx, 0, ce.size - 1)], edges,
-                                                                         atol=1e-9) or np.any(np.diff(idx) <= 0):
+        on_grid = np.allclose(ce[np.clip(idx, 0, ce.size - 1)], edges, atol=1e-9)
+        if np.any(idx < 0) or np.any(idx >= ce.size) or not on_grid or np.any(np.diff(idx) <= 0):
             raise ValueError(f"edges must be increasing cell edges of the fine grid ({ce[0]:g} to {ce[-1]:g} "
                              f"MeV in steps of {ce[1] - ce[0]:g}), got {edges[:4]}...")
     f = _b12_fold(spec, th2, edges, idx)
@@ -659,7 +664,8 @@ def b12_parameters(*, scale_sigma: float = 0.01, slope_sigma: float = 0.005) -> 
     check_range("slope_sigma", slope_sigma, 0.0, 0.5, lo_open=True, unit="1/MeV")
     return [Parameter("nl_1", Normal(0.0, 1.0, lo=-6.0, hi=6.0), label="NL z₁", scale=1),
             Parameter("nl_2", Normal(0.0, 1.0, lo=-6.0, hi=6.0), label="NL z₂", scale=1),
-            Parameter("b12_scale", Normal(0.0, scale_sigma, lo=-0.2, hi=0.2), label="¹²B scale [%]", scale=100),
+            Parameter("b12_scale", Normal(0.0, scale_sigma, lo=-0.2, hi=0.2), label="¹²B scale [%]",
+                      scale=100),
             Parameter("b12_slope", Normal(0.0, slope_sigma, lo=-0.1, hi=0.1), label="¹²B slope [%/MeV]",
                       scale=100)]
 

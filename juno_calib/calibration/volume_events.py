@@ -88,7 +88,8 @@ def b12_decays(detector, n_events: int, *, rng: np.random.Generator, scint,
     check_range("n_events", n_events, 100, 10**8)
     check_range("vertex_resolution_1mev", vertex_resolution_1mev, 0.0, 1000.0, unit="mm")
     if not hasattr(scint, "birks_kb"):
-        raise TypeError(f"scint must be a Scintillator (Scintillator.load(config)), got {type(scint).__name__}")
+        raise TypeError("scint must be a Scintillator (Scintillator.load(config)), got "
+                        f"{type(scint).__name__}")
     geometry = detector.response.geometry
     n = int(n_events)
     r_pos, r_decay, r_pe, r_dark, r_vtx = rng.spawn(5)
