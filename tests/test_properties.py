@@ -40,6 +40,7 @@ from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
 from juno_calib.detector import geometry as geo
 from juno_calib.detector import optics as opt
+from juno_calib.detector import spe as spem
 from juno_calib.detector import timing as tmg
 from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
@@ -780,6 +781,31 @@ def test_time_of_flight(property_log, vtx, pmt):
     if tof is not None:
         d = np.linalg.norm(np.atleast_2d(pmt)[None, :, :] - np.atleast_2d(vtx)[:, None, :], axis=-1)
         assert finite(tof) and np.all(tof >= d / TIMING.speed_of_light * (1 - 1e-12)), "no faster than light"
+
+
+@given(sigma=scalar(0.0, 1.0), frac=scalar(0.0, 0.9), mean=scalar(0.1, 10.0), shape=scalar(0.1, 10.0),
+       kinds=st.one_of(hnp.arrays(np.int64, st.integers(0, 20), elements=st.integers(-1, 2)),
+                       hnp.arrays(np.float64, 3, elements=st.floats(0, 2)), st.just("all")),
+       n_pe=st.one_of(hnp.arrays(np.int64, st.integers(0, 6), elements=st.integers(-2, 10**6)),
+                      hnp.arrays(np.float64, 3, elements=st.floats(0, 10)), st.just(5)),
+       q=array_of(0.0, 20.0), seed=SEEDS)
+def test_spe_spectra_and_samplers(property_log, sigma, frac, mean, shape, kinds, n_pe, q, seed):
+    s = call(property_log, spem.SPESpectrum, peak_sigma=sigma, tail_fraction=frac, tail_mean=mean,
+             tail_shape=shape)
+    if s is None:
+        return
+    assert s.mean > 0 and s.enf >= 1, "a positive mean charge; the ENF is at least 1"
+    f = call(property_log, s.pdf, q)
+    if f is not None:
+        assert finite(f) and np.all(f >= 0), "a density"
+    spectra = (s, spem.SPESpectrum(peak_sigma=0.3))
+    c = call(property_log, spem.sample_charges, kinds, spectra, rng=make_rng(seed))
+    if c is not None:
+        assert c.shape == np.shape(kinds) and finite(c) and np.all(c > 0), "a PE has a positive charge"
+    tot = call(property_log, spem.sum_charges, n_pe, 0, spectra, rng=make_rng(seed))
+    if tot is not None:
+        assert tot.shape == np.shape(n_pe) and finite(tot)
+        assert np.all(tot[np.asarray(n_pe) == 0] == 0), "no PE, no charge"
 
 
 @given(pmts=st.one_of(hnp.arrays(np.int64, st.integers(0, 20), elements=st.integers(-2, 6)),
