@@ -96,11 +96,14 @@ def test_perfect_spe_response_gives_the_pe_resolution(response, rng):
 
 
 def test_total_charge_path_widens_by_the_pe_weighted_enf(response, rng):
-    # LPMT total at the centre: var(Q) = sum_k w_k ENF_k * <N> (PE of both types, signal + dark)
+    # LPMT total at the centre: var(Q) = sum_k ENF_k <N_k> over the types' signal and dark PE
     n = 40_000
     tot = response.sample_total(np.arange(n), np.zeros((n, 3)), np.full(n, 1.0), n, rng=rng, charge=True)
-    w = response.type_fraction["lpmt"]
-    enf = sum(w[k] * response.spe_spectra[k].enf for k in range(3))
+    enf_k = np.array([s.enf for s in response.spe_spectra])
+    n_dark = response.dark_mean["lpmt"]
+    n_sig = tot.lpmt.mean() - n_dark
+    enf = (n_sig * response.type_fraction["lpmt"] @ enf_k
+           + n_dark * response.dark_type_fraction["lpmt"] @ enf_k) / (n_sig + n_dark)
     ratio = tot.lpmt_charge.var() / tot.lpmt.mean()
     assert ratio == pytest.approx(enf, rel=K * np.sqrt(2 / n)), (ratio, enf)
     assert tot.lpmt_charge.mean() == pytest.approx(tot.lpmt.mean(), rel=1e-3), "charge scale = PE scale"

@@ -297,6 +297,15 @@ class DetectorResponse:
                 SPESpectrum(peak_sigma=p.spmt_spe_resolution, name="3-inch PMT"))
 
     @cached_property
+    def dark_type_fraction(self) -> dict:
+        """Share of each system's dark PE per PMT type (by dark rate): ``{"lpmt": (3,), "spmt": (3,)}``."""
+        out = {}
+        for s, sl in self.system_slice.items():
+            w = np.bincount(self.kind[sl], weights=self.dark_rate[sl], minlength=3)
+            out[s] = w / w.sum()
+        return out
+
+    @cached_property
     def spe_resolution(self) -> np.ndarray:
         """Relative width sigma_q/<q> of every PMT's whole SPE charge spectrum (N,), tail included:
         ``1 + spe_resolution**2`` is the PMT's excess-noise factor."""
@@ -434,9 +443,10 @@ class DetectorResponse:
         if charge:
             p = _parameters(self.spe_spectra)
             for s in SYSTEMS:
-                n_by_type = rng.multinomial(sig[s] + dark[s], self.type_fraction[s])
-                q[s] = sum(_sum_charges(n_by_type[:, k], k, p, rng)
-                           for k in range(3) if self.type_fraction[s][k] > 0)
+                n_by_type = (rng.multinomial(sig[s], self.type_fraction[s])
+                             + rng.multinomial(dark[s], self.dark_type_fraction[s]))
+                q[s] = sum(_sum_charges(n_by_type[:, k], k, p, rng) for k in range(3)
+                           if self.type_fraction[s][k] > 0 or self.dark_type_fraction[s][k] > 0)
         return TotalPE(lpmt=sig["lpmt"] + dark["lpmt"], spmt=sig["spmt"] + dark["spmt"],
                        lpmt_dark=dark["lpmt"], spmt_dark=dark["spmt"], lpmt_charge=q["lpmt"],
                        spmt_charge=q["spmt"])
