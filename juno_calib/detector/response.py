@@ -324,6 +324,18 @@ class DetectorResponse:
             out[s] = w / w.sum()
         return out
 
+    def charge_enf(self, n_signal, system: str = "lpmt"):
+        """Excess-noise factor of a system's summed charge with ``n_signal`` (scalar or array)
+        expected signal PE plus the mean dark PE: ``var(Q) = ENF * <N>`` for the compound Poisson
+        sum, with each type's ENF weighted by its share of the signal and of the dark PE."""
+        check_choice("system", system, SYSTEMS)
+        n = validate.array("n_signal", n_signal, 0.0, 1e9)
+        enf = np.array([sp.enf for sp in self.spe_spectra])
+        n_d = self.dark_mean[system]
+        num = n * (self.type_fraction[system] @ enf) + n_d * (self.dark_type_fraction[system] @ enf)
+        out = num / np.maximum(n + n_d, 1e-300)
+        return float(out) if out.ndim == 0 else out
+
     @cached_property
     def cathode_aspect(self) -> np.ndarray:
         """Depth / equatorial radius of every photocathode cap (N,)."""
