@@ -316,7 +316,9 @@ class DetectorResponse:
     def type_fraction(self) -> dict:
         """Share of each system's expected PE per PMT type for light from the centre:
         ``{"lpmt": (3,), "spmt": (3,)}`` indexed by type code (the types are interleaved over the
-        sphere; the total-PE path splits every event's PE with these shares)."""
+        sphere: in the design layout the NNVT share of the LPMT light changes by about one
+        percentage point over the fiducial volume; the total-PE path splits every event's PE with
+        these shares)."""
         mu = self._center_direct * self.pde
         out = {}
         for s, sl in self.system_slice.items():
