@@ -120,3 +120,16 @@ def test_bad_spectra_and_inputs_are_rejected(spectra, rng):
         sum_charges(np.array([-1, 2]), 0, spectra, rng=rng)
     with pytest.raises(TypeError, match="spectra"):
         sample_charges(np.array([0]), spectra[0], rng=rng)
+
+
+def test_per_pmt_and_total_paths_give_the_same_charge_spread(response, rng):
+    # the per-PMT path (a charge per PE on its PMT) and the total path (per-event sums by type)
+    # must agree on the LPMT charge of point events at the centre: same mean, same variance
+    n = 1500
+    args = (np.arange(n), np.zeros((n, 3)), np.full(n, 1.0), n)
+    q_hits = response.sample_hits(*args, rng=rng).per_event("lpmt", "charge")
+    q_tot = response.sample_total(*args, rng=rng, charge=True).lpmt_charge
+    se_mean = np.sqrt(q_tot.var() / n * 2)
+    assert abs(q_hits.mean() - q_tot.mean()) < K * se_mean
+    f = stats.levene(q_hits, q_tot)  # equal variances (robust to the shape)
+    assert f.pvalue > P_MIN, (q_hits.var(), q_tot.var())
