@@ -43,9 +43,11 @@ from ..core.params import check_range
 class SPESpectrum:
     """The SPE charge spectrum of one PMT type (charge in units of the main-peak position).
 
+    A Gaussian peak of relative width 0.3, truncated at zero (which narrows it slightly):
+
     >>> s = SPESpectrum(peak_sigma=0.3)
     >>> round(s.relative_sigma, 3), round(s.enf, 3)
-    (0.3, 1.09)
+    (0.299, 1.089)
     """
 
     peak_sigma: float
