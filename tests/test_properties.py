@@ -690,6 +690,80 @@ def test_posterior_nl_modes(property_log, seed, n_draws, spread, n_modes, e_lo, 
         assert 0 <= out.captured <= 1 + 1e-9, "the modes carry at most the draws' variance"
 
 
+@pytest.fixture(scope="module")
+def ordering_model():
+    """A coarse mass-ordering model (50 keV, 2 angles): the input checks do not need the chapter's."""
+    truth = osc.load_parameters("global", "normal")
+    visible = mo.positron_visible_model(scintillator.Scintillator.load())
+    response = mo.build_response(visible, mo.Resolution(0.03, 0.008, 0.012),
+                                 e_nu=mo.default_enu_grid(step=0.05), n_cos=2, n_modes=1)
+    return mo.MassOrderingModel.build(response, truth), truth
+
+
+@given(data=array_of(0.0, 1e4, max_len=3), years=scalar(0.1, 20.0), dm31=array_of(-3e-15, 3e-15, max_len=3),
+       right_size=st.booleans(), sd=scalar(0.0, 1.0))
+def test_profile_and_exposures(property_log, ordering_model, data, years, dm31, right_size, sd):
+    model, truth = ordering_model
+    n_bins = model.response.matrix.shape[0]
+    if right_size and isinstance(data, np.ndarray) and data.ndim == 1 and data.size:
+        data = np.resize(data, n_bins)  # one count per analysis bin
+    out = call(property_log, mo.profile, model, data, dm31, truth, years=years,
+               priors={"dm2_21": sd}, n_iter=1)
+    if out is not None:
+        chi2, pars, _ = out
+        assert finite(chi2, pars) and np.all(chi2 >= -1e-9), "a χ² is not negative"
+    d = call(property_log, mo.dchi2_vs_years, model, truth, years, n_coarse=3, n_fine=3, n_iter=1)
+    if d is not None:
+        assert finite(d) and np.all(d >= 0), "Asimov Δχ² of the wrong ordering is not negative"
+
+
+@pytest.fixture(scope="module")
+def nl_model(scint):
+    from juno_calib.core import units
+    from juno_calib.detector.optics import Optics
+
+    cfg = nlin.NLFitConfig.load()
+    model = nlin.ElectronNLModel.build(
+        z_over_a=scint.z_over_a, mean_excitation_mev=scint.mean_excitation_energy / units.MeV,
+        density_gcm3=scint.density / (units.g / units.cm**3), n_ls=Optics.load().n_ls,
+        scint_yield_per_mev=Optics.load().scint_yield * units.MeV, config=cfg)
+    return model, cfg
+
+
+def three(lo: float, hi: float):
+    """Three good values (one per line) or anything :func:`array_of` draws."""
+    return st.one_of(hnp.arrays(np.float64, 3, elements=st.floats(lo, hi)), array_of(0.0, hi, max_len=3))
+
+
+@given(mean=three(100.0, 2e4), err=three(1.0, 50.0), shift=scalar(-0.01, 0.01),
+       dark=scalar(0.0, 100.0), a_start=scalar(500.0, 2000.0), seed=SEEDS, good_weights=st.booleans())
+def test_peak_data_and_nl_fit(property_log, nl_model, mean, err, shift, dark, a_start, seed, good_weights):
+    model, cfg = nl_model
+    n = 3
+    peaks = call(property_log, nlin.PeakData, ("a", "b", "c"), np.array([0.66, 1.1, 2.2]), mean, err,
+                 np.array([True, True, False]), np.full(n, shift) if isinstance(shift, float) else shift)
+    if peaks is None:
+        return
+    assert finite(peaks.mean_pe, peaks.err_pe) and np.all(peaks.mean_pe > 0) and np.all(peaks.err_pe > 0)
+    g = model.t.size
+    w = make_rng(seed).uniform(0, 1, (n, g) if good_weights else (n, g + 1))
+    fit = call(property_log, nlin.NLFit, model, peaks, w, cfg, dark_pe=dark, a_start=a_start)
+    if fit is not None:
+        ll = fit.log_likelihood(fit.x0)
+        assert np.all(np.isfinite(ll)), "the likelihood at the start point is a number"
+
+
+@given(edges=array_of(0.0, 3e4, max_len=5), counts_=array_of(0.0, 100.0, max_len=4), line=counts(3),
+       dark=scalar(0.0, 1e3), good=st.booleans())
+def test_b12_data(property_log, edges, counts_, line, dark, good):
+    t = np.linspace(0.0, 13.0, 6)
+    if good and isinstance(counts_, np.ndarray) and counts_.ndim == 1:
+        edges = 1000.0 + 50.0 * np.arange(counts_.size + 1)  # increasing, one more than the counts
+    b = call(property_log, nlin.B12Data, edges, counts_, t, np.ones(6), np.zeros(6), line, dark)
+    if b is not None:
+        assert np.all(np.diff(b.edges_pe) > 0) and b.counts.size == b.edges_pe.size - 1
+
+
 # --- dual calorimetry: channel charges and the laser-scan moments ---------------------------------
 
 
