@@ -40,11 +40,12 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..core import validate
+from ..core.constants import ELECTRON_MASS, FINE_STRUCTURE
 from ..core.params import ParamSet, check_range
+from ..core.units import MeV
 from .fitting import Normal, Parameter, Uniform
 
-ELECTRON_MASS_MEV = 0.51099895  #: m_e c^2, MeV (CODATA 2018)
-FINE_STRUCTURE = 1.0 / 137.035999084  #: CODATA 2018
+ELECTRON_MASS_MEV = ELECTRON_MASS / MeV  #: m_e c^2, MeV (core/constants, CODATA 2018)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -36,6 +36,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..core import units, validate
+from ..core.constants import ELECTRON_MASS, JOULE
 from ..core.params import check_range
 from . import reactor
 from .oscillation import OscillationParameters, _survival_matter_batch, _survival_vacuum, matter_potential
@@ -165,7 +166,7 @@ def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_
     x, w = reactor.gauss_legendre(n_cos)
     de = np.gradient(e_nu)
     e_pos, ds = reactor.ibd_kinematics(e_nu[:, None], x[None, :], inputs)
-    e_vis = np.asarray(visible(e_pos + inputs.electron_mass), dtype=float)
+    e_vis = np.asarray(visible(e_pos + ELECTRON_MASS), dtype=float)
     weights = ds * w[None, :] * de[:, None]
     matrix = _smear(e_vis, weights, edges, resolution)
     modes = np.zeros((0,) + matrix.shape)
@@ -273,7 +274,7 @@ class MassOrderingModel:
         tmp = cls(response, baselines, weights, flux, 1.0, 1.0, 1.0, np.zeros((0, response.edges.size - 1)),
                   np.zeros(0), (), matter)
         raw = tmp.signal(truth).sum()  # units: GW/mm^2 * mm^2 * (1/MeV) ... per MeV thermal
-        conv = 1e9 * inputs.joule / units.s  # GW -> MeV/ns
+        conv = 1e9 * JOULE / units.s  # GW -> MeV/ns
         n_p = reactor.target_protons(inputs) if n_protons is None else n_protons
         absolute_per_day = float(raw * conv * n_p * units.day)
         target_per_year = inputs.ibd_per_day * units.day * DAYS_PER_YEAR
