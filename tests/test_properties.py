@@ -590,7 +590,7 @@ def test_ibd_cross_section(property_log, e, cos, n_cos):
     if out is not None:
         e_pos, ds = out
         assert finite(e_pos, ds) and np.all(ds >= 0), "dσ/dcos >= 0"
-        assert np.all(e_pos >= reactor.load_inputs().electron_mass * (1 - 1e-12)), "E_e >= m_e"
+        assert np.all(e_pos >= ELECTRON_MASS * (1 - 1e-12)), "E_e >= m_e"
     sig = call(property_log, reactor.ibd_cross_section, e, n_cos=n_cos)
     if sig is not None:
         assert finite(sig) and np.all(sig >= 0)
@@ -768,6 +768,41 @@ def test_b12_data(property_log, edges, counts_, line, dark, good):
     b = call(property_log, nlin.B12Data, edges, counts_, t, np.ones(6), np.zeros(6), line, dark)
     if b is not None:
         assert np.all(np.diff(b.edges_pe) > 0) and b.counts.size == b.edges_pe.size - 1
+
+
+@given(n=st.one_of(st.integers(100, 300), counts(300)), a=scalar(500.0, 2000.0), kb=scalar(0.005, 0.02),
+       dark=scalar(0.0, 50.0), seed=SEEDS,
+       which=st.sampled_from(["templates", "annihilation", "b12_data", "b12_sample"]),
+       other=st.sampled_from([None, "scint", "rng", "lines"]))
+def test_nl_data_simulations(property_log, nl_model, scint, geometry, response, n, a, kb, dark, seed, which, other):
+    """The NL chain's simulations check their inputs (small samples: the checks, not the physics)."""
+    from juno_calib.particles.beta import B12Decay
+
+    model, cfg = nl_model
+    rng = "seed" if other == "rng" else make_rng(seed)
+    sc = "design" if other == "scint" else scint
+    lines = "nH" if other == "lines" else nld.LINES[:1]
+    if which == "templates":
+        out = call(property_log, nld.line_templates, lines, n, model, rng=rng, scint=sc, geometry=geometry,
+                   a_nominal=a, kb_nominal=kb, dark_pe=dark)
+        if out is not None:
+            w, shift, err = out
+            assert finite(w, shift, err) and np.all(w >= 0) and np.all(err > 0)
+    elif which == "annihilation":
+        w = call(property_log, nld.annihilation_weights, model, n, rng=rng, scint=sc, geometry=geometry)
+        if w is not None:
+            assert finite(w) and np.all(w >= 0)
+    elif which == "b12_data":
+        pe = make_rng(seed).uniform(0, 15 * 1500.0, 200)
+        b = call(property_log, nld.b12_data, pe, config=cfg, a_start=a, n_template=n, rng=rng,
+                 decay=B12Decay.load(), gamma_line=0, dark_var_pe=dark)
+        if b is not None:
+            assert b.counts.sum() <= 200 and math.isclose(b.w_ground.sum() + b.w_gamma.sum(), 1.0, rel_tol=1e-9)
+    else:
+        pe = call(property_log, nld.b12_sample, n, rng=rng, scint=sc, geometry=geometry, response=response,
+                  fiducial_radius=a * 5.0 if isinstance(a, float) else a, residual=kb)
+        if pe is not None:
+            assert finite(pe) and pe.shape == (n,)
 
 
 # --- dual calorimetry: channel charges and the laser-scan moments ---------------------------------

@@ -312,7 +312,8 @@ class NLFit:
             if not 0 <= b12.gamma_line < len(peaks.names):
                 raise ValueError(f"b12.gamma_line = {b12.gamma_line} is not a peak index "
                                  f"in [0, {len(peaks.names)})")
-        dark_pe = validate.number("dark_pe", dark_pe, 0.0)
+        dark_pe = validate.number("dark_pe", dark_pe, 0.0, lo_open=True,
+                                  why="the measured dark-noise mean sets the width of its nuisance")
         a_start = validate.number("a_start", a_start, 0.0, lo_open=True, unit="PE/MeV")
         gw = validate.array("gamma_weights", gamma_weights, 0.0, ndim=2)
         if gw.shape != (len(peaks.names), model.t.size):
