@@ -48,6 +48,8 @@ from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
 from juno_calib.reach import reactor
+from juno_calib.scale import cluster as dcluster
+from juno_calib.scale import ensemble as dens
 
 PACKAGE = Path(juno_calib.__file__).resolve().parent
 R_LS = 17700.0
@@ -1102,3 +1104,26 @@ def test_measure_peak_and_programme_events(property_log, seed, n, dark, guess, w
     k = call(property_log, nld.programme_events, line)
     if k is not None:
         assert isinstance(k, int) and k > 0, "a run records decays"
+
+
+# --- scale: cluster addresses, toy streams, grids, summaries (no cluster is started) ---------------
+
+
+@given(address=st.one_of(st.sampled_from(["tcp://10.0.0.5:8786", "localhost:8786", "tls://h", "tcp://", "", "a b",
+                                          "://x"]), st.text(max_size=8), st.integers(), st.none()))
+def test_scheduler_address(property_log, address):
+    out = call(property_log, dcluster.check_address, "scheduler", address)
+    if out is not None:
+        assert isinstance(out, str) and out.split("://")[-1] and not any(c.isspace() for c in out)
+
+
+@given(seed=st.one_of(SEEDS, st.just(-1), st.just(1.5), st.just(True), st.none()), n=counts(20),
+       values=array_of(-1.0, 1.0, max_len=8), errors=array_of(0.0, 1.0, max_len=8))
+def test_toy_streams_and_summary(property_log, seed, n, values, errors):
+    streams = call(property_log, dens.toy_streams, seed, n)
+    if streams is not None:
+        assert len(streams) == n and len({s.entropy for s in streams}) <= 1, "spawned from one seed"
+        assert len({tuple(s.spawn_key) for s in streams}) == n, "every toy its own stream"
+    out = call(property_log, dens.summary, values, errors)
+    if out is not None:
+        assert all(math.isfinite(v) or math.isnan(v) for v in out.values())
