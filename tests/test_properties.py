@@ -49,6 +49,8 @@ from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
 from juno_calib.reach import reactor
+from juno_calib.scale import cluster as dcluster
+from juno_calib.scale import ensemble as dens
 
 PACKAGE = Path(juno_calib.__file__).resolve().parent
 R_LS = 17700.0
@@ -362,7 +364,7 @@ def test_total_reflection_onset(property_log, r_ls, t, n_ls, n_w):
 
 @given(pos=positions(), e_vis=array_of(0.0, 10.0, max_len=5), n_events=counts(5), seed=SEEDS,
        charge=st.sampled_from([False, True, 1, "yes"]))
-def test_sample_total(property_log, response, pos, e_vis, n_events, seed, charge):
+def test_sample_total(property_log, response, total_map, pos, e_vis, n_events, seed, charge):
     n_dep = np.shape(pos)[0] if np.ndim(pos) == 2 else 1
     event = np.zeros(n_dep, np.int64)
     out = call(property_log, response.sample_total, event, pos, e_vis, n_events, rng=make_rng(seed),
@@ -415,12 +417,18 @@ def test_centre_peak_budget(property_log, response, gain_spread, n_vertex, seed,
         assert finite(list(out.values())) and out["sum_charge"] >= out["sum_pe"] > 0
 
 
+@pytest.fixture(scope="module")
+def total_map(response):
+    """The response's total map, tabulated here: not inside the first example's deadline."""
+    return response.total_map
+
+
 @given(pos=positions())
-def test_map_lookup(property_log, response, pos):
-    mu = call(property_log, response.total_map.expected, pos)
+def test_map_lookup(property_log, total_map, pos):
+    mu = call(property_log, total_map.expected, pos)
     if mu is not None:
         assert all(finite(m) and np.all(m > 0) for m in mu.values())
-    g = call(property_log, response.total_map.g, pos)
+    g = call(property_log, total_map.g, pos)
     if g is not None:
         assert finite(g) and np.all(g > 0)
 
@@ -630,7 +638,7 @@ def test_ibd_cross_section(property_log, e, cos, n_cos):
     if out is not None:
         e_pos, ds = out
         assert finite(e_pos, ds) and np.all(ds >= 0), "dσ/dcos >= 0"
-        assert np.all(e_pos >= reactor.load_inputs().electron_mass * (1 - 1e-12)), "E_e >= m_e"
+        assert np.all(e_pos >= ELECTRON_MASS * (1 - 1e-12)), "E_e >= m_e"
     sig = call(property_log, reactor.ibd_cross_section, e, n_cos=n_cos)
     if sig is not None:
         assert finite(sig) and np.all(sig >= 0)
@@ -734,6 +742,115 @@ def test_posterior_nl_modes(property_log, seed, n_draws, spread, n_modes, e_lo, 
     if out is not None:
         assert finite(out.mixing, out.tilt, out.envelope, out.captured) and out.envelope > 0
         assert 0 <= out.captured <= 1 + 1e-9, "the modes carry at most the draws' variance"
+
+
+@pytest.fixture(scope="module")
+def ordering_model():
+    """A coarse mass-ordering model (50 keV, 2 angles): the input checks do not need the chapter's."""
+    truth = osc.load_parameters("global", "normal")
+    visible = mo.positron_visible_model(scintillator.Scintillator.load())
+    response = mo.build_response(visible, mo.Resolution(0.03, 0.008, 0.012),
+                                 e_nu=mo.default_enu_grid(step=0.05), n_cos=2, n_modes=1)
+    return mo.MassOrderingModel.build(response, truth), truth
+
+
+@given(data=array_of(0.0, 1e4, max_len=3), years=scalar(0.1, 20.0), dm31=array_of(-3e-15, 3e-15, max_len=3),
+       right_size=st.booleans(), sd=scalar(0.0, 1.0))
+def test_profile_and_exposures(property_log, ordering_model, data, years, dm31, right_size, sd):
+    model, truth = ordering_model
+    n_bins = model.response.matrix.shape[0]
+    if right_size and isinstance(data, np.ndarray) and data.ndim == 1 and data.size:
+        data = np.resize(data, n_bins)  # one count per analysis bin
+    out = call(property_log, mo.profile, model, data, dm31, truth, years=years,
+               priors={"dm2_21": sd}, n_iter=1)
+    if out is not None:
+        chi2, pars, _ = out
+        assert finite(chi2, pars) and np.all(chi2 >= -1e-9), "a χ² is not negative"
+    d = call(property_log, mo.dchi2_vs_years, model, truth, years, n_coarse=3, n_fine=3, n_iter=1)
+    if d is not None:
+        assert finite(d) and np.all(d >= 0), "Asimov Δχ² of the wrong ordering is not negative"
+
+
+@pytest.fixture(scope="module")
+def nl_model(scint):
+    from juno_calib.core import units
+    from juno_calib.detector.optics import Optics
+
+    cfg = nlin.NLFitConfig.load()
+    model = nlin.ElectronNLModel.build(
+        z_over_a=scint.z_over_a, mean_excitation_mev=scint.mean_excitation_energy / units.MeV,
+        density_gcm3=scint.density / (units.g / units.cm**3), n_ls=Optics.load().n_ls,
+        scint_yield_per_mev=Optics.load().scint_yield * units.MeV, config=cfg)
+    return model, cfg
+
+
+def three(lo: float, hi: float):
+    """Three good values (one per line) or anything :func:`array_of` draws."""
+    return st.one_of(hnp.arrays(np.float64, 3, elements=st.floats(lo, hi)), array_of(0.0, hi, max_len=3))
+
+
+@given(mean=three(100.0, 2e4), err=three(1.0, 50.0), shift=scalar(-0.01, 0.01),
+       dark=scalar(0.0, 100.0), a_start=scalar(500.0, 2000.0), seed=SEEDS, good_weights=st.booleans())
+def test_peak_data_and_nl_fit(property_log, nl_model, mean, err, shift, dark, a_start, seed, good_weights):
+    model, cfg = nl_model
+    n = 3
+    peaks = call(property_log, nlin.PeakData, ("a", "b", "c"), np.array([0.66, 1.1, 2.2]), mean, err,
+                 np.array([True, True, False]), np.full(n, shift) if isinstance(shift, float) else shift)
+    if peaks is None:
+        return
+    assert finite(peaks.mean_pe, peaks.err_pe) and np.all(peaks.mean_pe > 0) and np.all(peaks.err_pe > 0)
+    g = model.t.size
+    w = make_rng(seed).uniform(0, 1, (n, g) if good_weights else (n, g + 1))
+    fit = call(property_log, nlin.NLFit, model, peaks, w, cfg, dark_pe=dark, a_start=a_start)
+    if fit is not None:
+        ll = fit.log_likelihood(fit.x0)
+        assert np.all(np.isfinite(ll)), "the likelihood at the start point is a number"
+
+
+@given(edges=array_of(0.0, 3e4, max_len=5), counts_=array_of(0.0, 100.0, max_len=4), line=counts(3),
+       dark=scalar(0.0, 1e3), good=st.booleans())
+def test_b12_data(property_log, edges, counts_, line, dark, good):
+    t = np.linspace(0.0, 13.0, 6)
+    if good and isinstance(counts_, np.ndarray) and counts_.ndim == 1:
+        edges = 1000.0 + 50.0 * np.arange(counts_.size + 1)  # increasing, one more than the counts
+    b = call(property_log, nlin.B12Data, edges, counts_, t, np.ones(6), np.zeros(6), line, dark)
+    if b is not None:
+        assert np.all(np.diff(b.edges_pe) > 0) and b.counts.size == b.edges_pe.size - 1
+
+
+@given(n=st.one_of(st.integers(100, 300), counts(300)), a=scalar(500.0, 2000.0), kb=scalar(0.005, 0.02),
+       dark=scalar(0.0, 50.0), seed=SEEDS,
+       which=st.sampled_from(["templates", "annihilation", "b12_data", "b12_sample"]),
+       other=st.sampled_from([None, "scint", "rng", "lines"]))
+def test_nl_data_simulations(property_log, nl_model, scint, geometry, response, n, a, kb, dark, seed, which, other):
+    """The NL chain's simulations check their inputs (small samples: the checks, not the physics)."""
+    from juno_calib.particles.beta import B12Decay
+
+    model, cfg = nl_model
+    rng = "seed" if other == "rng" else make_rng(seed)
+    sc = "design" if other == "scint" else scint
+    lines = "nH" if other == "lines" else nld.LINES[:1]
+    if which == "templates":
+        out = call(property_log, nld.line_templates, lines, n, model, rng=rng, scint=sc, geometry=geometry,
+                   a_nominal=a, kb_nominal=kb, dark_pe=dark)
+        if out is not None:
+            w, shift, err = out
+            assert finite(w, shift, err) and np.all(w >= 0) and np.all(err > 0)
+    elif which == "annihilation":
+        w = call(property_log, nld.annihilation_weights, model, n, rng=rng, scint=sc, geometry=geometry)
+        if w is not None:
+            assert finite(w) and np.all(w >= 0)
+    elif which == "b12_data":
+        pe = make_rng(seed).uniform(0, 15 * 1500.0, 200)
+        b = call(property_log, nld.b12_data, pe, config=cfg, a_start=a, n_template=n, rng=rng,
+                 decay=B12Decay.load(), gamma_line=0, dark_var_pe=dark)
+        if b is not None:
+            assert b.counts.sum() <= 200 and math.isclose(b.w_ground.sum() + b.w_gamma.sum(), 1.0, rel_tol=1e-9)
+    else:
+        pe = call(property_log, nld.b12_sample, n, rng=rng, scint=sc, geometry=geometry, response=response,
+                  fiducial_radius=a * 5.0 if isinstance(a, float) else a, residual=kb)
+        if pe is not None:
+            assert finite(pe) and pe.shape == (n,)
 
 
 # --- dual calorimetry: channel charges and the laser-scan moments ---------------------------------
@@ -1058,3 +1175,26 @@ def test_measure_peak_and_programme_events(property_log, seed, n, dark, guess, w
     k = call(property_log, nld.programme_events, line)
     if k is not None:
         assert isinstance(k, int) and k > 0, "a run records decays"
+
+
+# --- scale: cluster addresses, toy streams, grids, summaries (no cluster is started) ---------------
+
+
+@given(address=st.one_of(st.sampled_from(["tcp://10.0.0.5:8786", "localhost:8786", "tls://h", "tcp://", "", "a b",
+                                          "://x"]), st.text(max_size=8), st.integers(), st.none()))
+def test_scheduler_address(property_log, address):
+    out = call(property_log, dcluster.check_address, "scheduler", address)
+    if out is not None:
+        assert isinstance(out, str) and out.split("://")[-1] and not any(c.isspace() for c in out)
+
+
+@given(seed=st.one_of(SEEDS, st.just(-1), st.just(1.5), st.just(True), st.none()), n=counts(20),
+       values=array_of(-1.0, 1.0, max_len=8), errors=array_of(0.0, 1.0, max_len=8))
+def test_toy_streams_and_summary(property_log, seed, n, values, errors):
+    streams = call(property_log, dens.toy_streams, seed, n)
+    if streams is not None:
+        assert len(streams) == n and len({s.entropy for s in streams}) <= 1, "spawned from one seed"
+        assert len({tuple(s.spawn_key) for s in streams}) == n, "every toy its own stream"
+    out = call(property_log, dens.summary, values, errors)
+    if out is not None:
+        assert all(math.isfinite(v) or math.isnan(v) for v in out.values())
