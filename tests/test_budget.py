@@ -139,6 +139,21 @@ def test_source_statistics_uses_the_given_widths():
         source_statistics(0.001, {k: v for k, v in sig.items() if k != "K40"}, prog)
 
 
+def test_source_statistics_activity_is_a_parameter():
+    # the peak rate is A x f x efficiency: one activity for every source replaces the data file's,
+    # and the time needed scales as 1/A (the events needed do not depend on A)
+    sig = {"AmC": 0.02, "AmBe": 0.02, "Ge68": 0.04, "Cs137": 0.05, "Mn54": 0.045, "Co60": 0.02, "K40": 0.03}
+    prog = Programme.load()
+    base = {r["source"]: r for r in source_statistics(0.001, sig, prog, activity=100 * units.Bq)}
+    weak = {r["source"]: r for r in source_statistics(0.001, sig, prog, activity=10 * units.Bq)}
+    for name, row in base.items():
+        assert weak[name]["rate_hz"] == pytest.approx(row["rate_hz"] / 10, rel=1e-12), name
+        assert weak[name]["needed_min"] == pytest.approx(10 * row["needed_min"], rel=1e-12), name
+        assert weak[name]["events"] == row["events"]
+    with pytest.raises(ValueError, match="activity = -5 Bq is outside the allowed range"):
+        source_statistics(0.001, sig, prog, activity=-5 * units.Bq)
+
+
 def test_map_statistics_sums_its_points():
     rate = 90 * units.Hz
     sig = np.array([0.02, 0.02, 0.08])

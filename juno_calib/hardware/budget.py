@@ -270,13 +270,15 @@ def hours_what_if(activity, precision, n_points, sigma_rel, branch_fraction, eff
 
 
 def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Programme | None = None,
-                      config: str = "design") -> list[dict]:
+                      config: str = "design", activity: float | None = None) -> list[dict]:
     """Per comprehensive-programme radioactive-source row of Table 2: events and time needed.
 
     precision : target relative precision of the peak position, in (0, 1).
     sigma_rel : relative width sigma/E of each source's calibration peak (a mapping source name
         -> float; e.g. from :func:`simulated_peak` at the centre). Every source of the rows is
         required.
+    activity : strength of every source (internal 1/ns: decays, or neutrons for Am-Be and Am-C,
+        per unit time); None: each source's ``activity`` from ``data/sources.yaml`` (assumptions).
 
     Each row gives the peak energy and branch fraction (:func:`calibration_peak`), the detected
     peak rate, the events and the time per point (minutes) needed for ``precision``, Table 2's
@@ -286,6 +288,8 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
     prog = Programme.load() if prog is None else validate.instance("prog", prog, Programme,
                                                                    hint="Programme.load()")
     validate.instance("sigma_rel", sigma_rel, Mapping, hint='{"Cs137": 0.03, ...}')
+    if activity is not None:
+        check_range("activity", activity, RATE_MIN, 1e9 * units.Bq, unit="Bq")
     rows = [r for r in load_table2() if r.source != LASER and r.programme == "comprehensive"]
     missing = [r.source for r in rows if r.source not in sigma_rel]
     if missing:
@@ -296,7 +300,7 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
         energy, frac = calibration_peak(row.source, config)
         src = get_source(row.source, config)
         sig = float(sigma_rel[row.source])
-        rate = peak_rate(src.activity, frac, prog.peak_efficiency)
+        rate = peak_rate(src.activity if activity is None else activity, frac, prog.peak_efficiency)
         n = events_needed(sig, precision)
         out.append({"source": row.source, "label": src.label, "energy": energy, "sigma_rel": sig,
                     "branch": frac, "rate_hz": rate / units.Hz, "events": n,
