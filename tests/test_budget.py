@@ -18,6 +18,7 @@ from juno_calib.hardware.budget import (
     map_statistics,
     peak_precision_toy,
     peak_rate,
+    positioning_term,
     programme_time,
     run_times,
     sigma_rel_photostatistics,
@@ -152,6 +153,31 @@ def test_source_statistics_activity_is_a_parameter():
         assert weak[name]["events"] == row["events"]
     with pytest.raises(ValueError, match="activity = -5 Bq is outside the allowed range"):
         source_statistics(0.001, sig, prog, activity=-5 * units.Bq)
+
+
+def test_positioning_term_vanishes_without_error_and_scales_linearly():
+    # g(r) = 1 + k r: delta_g / g = k sigma / g(r), all radial; sigma = 0 gives 0 and the term is
+    # linear in sigma (first order in the position error)
+    k = 0.6 / units.m  # the steepest slope of g beyond the TIR radius is ~0.6 per m (chapter 8)
+    def g(p):
+        return 1.0 + k * np.linalg.norm(p, axis=1)
+    pos = np.array([[0.0, 0.0, 16000.0], [0.0, 12000.0, 0.0], [5000.0, 5000.0, -5000.0]])
+    zero = positioning_term(g, pos, 0.0)
+    assert np.all(zero["total"] == 0.0)
+    one = positioning_term(g, pos, 3 * units.cm)
+    assert np.allclose(one["radial"], k * 3 * units.cm / g(pos), rtol=1e-6)
+    assert np.allclose(one["angular"], 0.0, atol=1e-9), "a radial g has no slope across the radius"
+    two = positioning_term(g, pos, np.array([6.0, 6.0, 6.0]) * units.cm)
+    assert np.allclose(two["total"], 2 * one["total"], rtol=1e-9)
+    assert np.allclose(np.hypot(two["radial"], two["angular"]), two["total"])
+    # a slope along z seen from a point on the x axis is all across the radius
+    side = positioning_term(lambda p: 1.0 + 0.1 / units.m * p[:, 2], [16000.0, 0.0, 0.0], 1 * units.cm)
+    assert side["radial"][0] == pytest.approx(0.0, abs=1e-12)
+    assert side["angular"][0] == pytest.approx(0.1 / units.m * 1 * units.cm, rel=1e-9)
+    with pytest.raises(ValueError, match="sigma_pos must be a number or have shape"):
+        positioning_term(g, pos, [1.0, 2.0])
+    with pytest.raises(TypeError, match="g must be a callable"):
+        positioning_term(1.0, pos, 1.0)
 
 
 def test_map_statistics_sums_its_points():

@@ -539,6 +539,17 @@ def test_map_statistics(property_log, s, t):
         assert finite(out["events"], out["time"]) and out["total_time"] > 0
 
 
+@given(pos=positions(2e4), sigma=st.one_of(scalar(0.0, 2e3), array_of(0.0, 100.0, max_len=4)),
+       step=scalar(0.0, 2e3))
+def test_positioning_term(property_log, pos, sigma, step):
+    def g(p):
+        return 1.0 + 1e-4 * np.linalg.norm(p, axis=1)  # a smooth yield, 0.1 per m
+    out = call(property_log, budget.positioning_term, g, pos, sigma, step=step)
+    if out is not None:
+        assert finite(out["total"]) and np.all(out["total"] >= 0)
+        assert np.allclose(out["total"] ** 2, out["radial"] ** 2 + out["angular"] ** 2)
+
+
 @given(pos=positions(), g=array_of(0.5, 1.5, max_len=5), tol=scalar(0.1, 1e3))
 def test_shell_representatives(property_log, pos, g, tol):
     from juno_calib.calibration.peak_statistics import shell_representatives

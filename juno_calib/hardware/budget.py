@@ -266,6 +266,59 @@ def hours_what_if(activity, precision, n_points, sigma_rel, branch_fraction, eff
     return n * daq_time_needed(sigma_rel, precision, rate) / units.hour
 
 
+def positioning_term(g, positions, sigma_pos, *, step: float = 1 * units.cm) -> dict[str, np.ndarray]:
+    """Relative error of the light yield at a point from the error of the source position.
+
+    A calibration point measures the peak where the source *is* and files it where the source is
+    *thought* to be. With an error of ``sigma_pos`` (standard deviation per coordinate,
+    independent in x, y, z) the relative yield g(x) is off by delta_g = |grad g| sigma_pos, to
+    first order; split into the radial part |dg/dr| sigma_pos and the part across the radius
+    (the polar/azimuthal slope). Returned relative to g.
+
+    g : callable mapping (P, 3) positions (mm) to (P,) relative yields (> 0), e.g.
+        ``response.total_map.g``.
+    positions : (P, 3) or (3,) mm, finite.
+    sigma_pos : positioning accuracy per point (mm, >= 0): a number or (P,).
+    step : half-width of the central differences (mm, in [0.01 mm, 1 m]); the derivative is the
+        slope of g over +-step.
+
+    Returns ``radial``, ``angular`` and ``total`` (P,) relative errors delta_g / g, with
+    total**2 = radial**2 + angular**2.
+
+    >>> g = lambda p: 1.0 + 0.5 * np.linalg.norm(p, axis=1) / 1000.0  # slope 0.5 per m
+    >>> out = positioning_term(g, [0.0, 0.0, 1000.0], 30.0)
+    >>> round(float(out["radial"][0]), 4), round(float(out["angular"][0]), 4)
+    (0.01, 0.0)
+    """
+    if not callable(g):
+        raise TypeError(f"g must be a callable mapping positions (P, 3) to relative yields, got {g!r}")
+    pos = validate.positions("positions", positions, r_max=1 * units.km, volume="the experiment (1 km)")
+    sig = validate.array("sigma_pos", sigma_pos, 0.0, 1 * units.m, unit="cm")
+    try:
+        sig = np.broadcast_to(sig, (len(pos),))
+    except ValueError:
+        raise ValueError(f"sigma_pos must be a number or have shape ({len(pos)},) like positions, got "
+                         f"shape {sig.shape}") from None
+    h = validate.number("step", step, 0.01, 1 * units.m, unit="mm")
+    shifts = np.concatenate([np.eye(3), -np.eye(3)]) * h  # (6, 3): +x +y +z -x -y -z
+    vals = np.asarray(g(np.concatenate([pos, (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)])),
+                      dtype=float)
+    if vals.shape != ((1 + 6) * len(pos),) or not np.all(np.isfinite(vals)) or np.any(vals <= 0):
+        raise ValueError("g must return one finite, positive relative yield per position, got "
+                         f"shape {vals.shape} with min {np.nanmin(vals) if vals.size else float('nan'):g}")
+    g0, plus, minus = vals[: len(pos)], vals[len(pos):].reshape(6, -1)[:3], vals[len(pos):].reshape(6, -1)[3:]
+    grad = ((plus - minus) / (2 * h)).T  # (P, 3), 1/mm
+    r = np.linalg.norm(pos, axis=1)
+    r_hat = np.divide(pos, r[:, None], out=np.zeros_like(pos), where=r[:, None] > 0)
+    radial = np.abs(np.sum(grad * r_hat, axis=1))
+    # at the centre every direction is "radial": the whole gradient counts as radial there
+    radial = np.where(r > 0, radial, np.linalg.norm(grad, axis=1))
+    across = np.sqrt(np.maximum(np.sum(grad**2, axis=1) - radial**2, 0.0))
+    out = {"radial": radial * sig / g0, "angular": across * sig / g0}
+    out["total"] = np.hypot(out["radial"], out["angular"])
+    return out
+
+
 # --- chapter helpers: tables and the drawing of the vertical plane --------------------------------
 
 
@@ -335,4 +388,5 @@ __all__ = [
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
     "hours_what_if", "path_length", "home", "Plan", "source_statistics", "map_statistics",
+    "positioning_term",
 ]
