@@ -14,6 +14,7 @@ import numpy as np
 from ..core import validate
 from ..core.params import check_choice, check_range
 from ..detector.response import DetectorResponse
+from ..hardware.guide_tube import simulate_guide_tube
 from ..hardware.sources import Source, simulate_source
 from ..particles.events import PARTS
 from .resolution import fit_peak
@@ -54,7 +55,9 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
         ``e_vis_sigma_rel``: the same fit of the summed visible energy (MeV), i.e. the peak without
         photo-statistics and dark noise (its width is the fluctuation of the light of the gamma
         cascade: quenching, Cherenkov);
-        ``visible_fraction``: fraction of decays with visible deposits.
+        ``visible_fraction``: fraction of decays with visible deposits; ``peak_yield``: fraction
+        of the simulated decays (neutrons for ``part="capture"``) whose PE lie within the fit
+        window, mean +- 2 sigma.
     """
     validate.instance("source", source, Source, hint='get_source("Cs137")')
     validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
@@ -69,7 +72,7 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
     n_decays = int(math.ceil(n_events / frac))
     dark = response.dark_mean["lpmt"]
     keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "mean_pe_err", "e_vis", "e_vis_sigma_rel",
-            "visible_fraction")
+            "visible_fraction", "peak_yield")
     out = {k: np.empty(len(pos)) for k in keys}
     for k, x in enumerate(pos):  # a few source positions; events are vectorised
         dep = simulate_source(source, n_decays, x, rng=rng, scint=scint, geometry=response.geometry,
@@ -86,6 +89,50 @@ def simulated_peak(source, positions, n_events: int, *, rng: np.random.Generator
         out["e_vis"][k] = fe["mean"]
         out["e_vis_sigma_rel"][k] = fe["sigma"] / fe["mean"]
         out["visible_fraction"][k] = seen.mean()
+        out["peak_yield"][k] = np.count_nonzero(np.abs(pe - f["mean"]) < 2 * f["sigma"]) / n_decays
+    return out
+
+
+def guide_tube_peak(source, positions, n_events: int, *, rng: np.random.Generator, response, scint
+                    ) -> dict[str, np.ndarray]:
+    """The n-H peak of a neutron source at guide-tube ``positions`` (in the water, outside the LS).
+
+    At each position ``n_events`` neutrons are followed with
+    :func:`juno_calib.hardware.guide_tube.simulate_guide_tube` (captures in water, acrylic and LS;
+    the n-H gammas that reach the LS unscattered), turned into LPMT PE as in
+    :func:`simulated_peak` and the peak fitted with
+    :func:`juno_calib.calibration.resolution.fit_peak`.
+
+    Returns (K,) arrays: ``sigma_rel``, ``sigma_rel_err``, ``mean_pe``, ``mean_pe_err``,
+    ``peak_yield`` (fraction of the neutrons with PE within mean +- 2 sigma of the fit) and the
+    fractions per neutron of :func:`~juno_calib.hardware.guide_tube.simulate_guide_tube`
+    (``captured_ls``, ``captured_acrylic``, ``captured_water``, ``nh``, ``nh_reach``).
+    """
+    validate.instance("source", source, Source, hint='get_source("AmC")')
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    check_range("n_events", n_events, 1000, 1e7)
+    pos = validate.positions("positions", positions, r_max=1e6, volume="the experiment (1 km)")
+    dark = response.dark_mean["lpmt"]
+    keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "mean_pe_err", "peak_yield", "captured_ls",
+            "captured_acrylic", "captured_water", "nh", "nh_reach")
+    out = {k: np.empty(len(pos)) for k in keys}
+    for k, x in enumerate(pos):  # a few tube positions; neutrons are vectorised
+        dep, frac = simulate_guide_tube(source, int(n_events), x, rng=rng, scint=scint,
+                                        geometry=response.geometry)
+        seen = dep.per_event("e_vis") > 0
+        if np.count_nonzero(seen) < 100:
+            raise ValueError(f"n_events = {n_events}: only {np.count_nonzero(seen)} neutrons put light in "
+                             "the LS from the guide tube; at least 100 are needed for a peak fit")
+        pe = response.sample(dep, rng=rng).lpmt[seen] - dark
+        f = fit_peak(pe)
+        rel = f["sigma"] / f["mean"]
+        out["sigma_rel"][k] = rel
+        out["sigma_rel_err"][k] = rel * math.hypot(f["sigma_err"] / f["sigma"], f["mean_err"] / f["mean"])
+        out["mean_pe"][k] = f["mean"]
+        out["mean_pe_err"][k] = f["mean_err"]
+        out["peak_yield"][k] = np.count_nonzero(np.abs(pe - f["mean"]) < 2 * f["sigma"]) / n_events
+        for name, v in frac.items():
+            out[name][k] = v
     return out
 
 
