@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from juno_calib.calibration.peak_statistics import shell_representatives, simulated_peak
+from juno_calib.calibration.peak_statistics import fit_toys, shell_representatives, simulated_peak
 from juno_calib.core import units
 from juno_calib.hardware.budget import (
     Programme,
@@ -23,6 +23,7 @@ from juno_calib.hardware.budget import (
     run_times,
     sigma_rel_photostatistics,
     source_statistics,
+    windowed_fit_factor,
     yearly_budget,
 )
 from juno_calib.hardware.deployment import programme_plan
@@ -178,6 +179,25 @@ def test_positioning_term_vanishes_without_error_and_scales_linearly():
         positioning_term(g, pos, [1.0, 2.0])
     with pytest.raises(TypeError, match="g must be a callable"):
         positioning_term(1.0, pos, 1.0)
+
+
+def test_estimator_toys_reproduce_the_gaussian_formula_for_a_gaussian_peak(rng):
+    # Gaussian toy peaks (sigma/E = 5%, N = 4000): the fit's spread over 200 toys is
+    # sigma/E/sqrt(N) times the Cramer-Rao factor of its window, 1.015 for +-3 sigma, i.e. the
+    # Gaussian formula (sigma/p)^2, within 4 sigma of the toys' statistics (1/sqrt(2 x 199))
+    toys = rng.normal(1000.0, 50.0, (200, 4000))
+    wide = fit_toys(toys, n_sigma=3.0)
+    # the formula takes the fitted width: a binned least-squares (Neyman) fit reads sigma ~2% low
+    assert wide["gaussian"] == pytest.approx(0.05 / math.sqrt(4000), rel=0.04)
+    assert wide["ratio"] == pytest.approx(windowed_fit_factor(3.0), abs=4 * wide["ratio_err"])
+    assert wide["ratio"] == pytest.approx(1.0, abs=4 * wide["ratio_err"] + 0.02)
+    # the +-2 sigma window of the book's estimator cannot beat its Cramer-Rao bound, 1.164
+    narrow = fit_toys(toys, n_sigma=2.0)
+    assert narrow["ratio"] > windowed_fit_factor(2.0) - 4 * narrow["ratio_err"]
+    assert windowed_fit_factor(2.0) == pytest.approx(1 / math.sqrt(math.erf(2 / math.sqrt(2))
+                                                                   - 4 * math.exp(-2) / math.sqrt(2 * math.pi)))
+    with pytest.raises(ValueError, match="at least 5 toy peaks"):
+        fit_toys(toys[:3])
 
 
 def test_map_statistics_sums_its_points():

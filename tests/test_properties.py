@@ -604,6 +604,29 @@ def test_guide_tube_peak(property_log, response, scint, n, seed, pos):
         assert np.all((out["peak_yield"] >= 0) & (out["peak_yield"] <= out["nh_reach"] + 1e-12))
 
 
+@given(toys=st.one_of(st.lists(array_of(-10.0, 10.0, max_len=80), max_size=7),
+                      st.builds(lambda s, t, n: make_rng(s).normal(100.0, 5.0, (t, n)), SEEDS,
+                                st.integers(1, 8), st.integers(10, 120))),
+       n_sigma=scalar(0.1, 12.0))
+def test_fit_toys(property_log, toys, n_sigma):
+    from juno_calib.calibration.peak_statistics import fit_toys
+
+    out = call(property_log, fit_toys, toys, n_sigma=n_sigma)
+    if out is not None:
+        assert finite(list(out.values())) and out["spread"] >= 0 and out["gaussian"] > 0
+
+
+@given(n=st.one_of(counts(400), st.just(200)), n_toys=st.one_of(counts(8), st.just(5)), seed=SEEDS,
+       pos=positions(max_n=1))
+def test_peak_precision_toys(property_log, response, scint, n, n_toys, seed, pos):
+    from juno_calib.calibration.peak_statistics import peak_precision_toys
+
+    out = call(property_log, peak_precision_toys, sources.get_source("AmC"), pos, n, n_toys,
+               rng=make_rng(seed), response=response, scint=scint)
+    if out is not None:
+        assert finite(list(out.values())) and out["ratio"] > 0
+
+
 @given(pos=positions(), g=array_of(0.5, 1.5, max_len=5), tol=scalar(0.1, 1e3))
 def test_shell_representatives(property_log, pos, g, tol):
     from juno_calib.calibration.peak_statistics import shell_representatives

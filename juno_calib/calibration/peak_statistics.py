@@ -157,3 +157,78 @@ def shell_representatives(positions, g, *, r_max: float, tol: float = 1.0) -> np
         idx = np.flatnonzero(shell == s)
         out.append(idx[np.argmin(np.abs(g[idx] - np.median(g[idx])))])
     return np.array(out, dtype=np.int64)
+
+
+def fit_toys(toys, *, n_sigma: float = 2.0) -> dict[str, float]:
+    """The peak estimator applied to toy peaks: the actual spread of its fitted position.
+
+    toys : sequence of 1-d arrays (at least 5 toys of at least 50 values each), each one toy
+        peak; every toy is fitted with :func:`juno_calib.calibration.resolution.fit_peak`
+        (``n_sigma`` its window).
+
+    Returns ``spread`` (standard deviation of the fitted means over their average: the relative
+    precision the estimator reaches), ``spread_err`` (its statistical error, spread /
+    sqrt(2 (T - 1)) for T toys), ``sigma_rel`` (average fitted sigma / mean), ``n_mean`` (average
+    toy size N), ``gaussian`` (sigma_rel / sqrt(N): the Gaussian formula), ``ratio`` = spread /
+    gaussian and ``ratio_err``. The events needed for a precision p are then
+    (sigma_rel / p)^2 x ratio^2.
+    """
+    if isinstance(toys, np.ndarray) and toys.ndim == 2:
+        toys = list(toys)
+    if not isinstance(toys, (list, tuple)) or len(toys) < 5:
+        size = f" of {len(toys)}" if isinstance(toys, (list, tuple)) else ""
+        raise ValueError(f"toys must be a sequence of at least 5 toy peaks (1-d arrays), got "
+                         f"{type(toys).__name__}{size}")
+    vals = [validate.array(f"toys[{i}]", t, -1e100, 1e100, ndim=1, size_min=50) for i, t in enumerate(toys)]
+    n_sigma = validate.number("n_sigma", n_sigma, 0.5, 10.0)
+    fits = []
+    for i, v in enumerate(vals):  # one fit per toy (tens of toys): the estimator itself
+        try:
+            fits.append(fit_peak(v, n_sigma=n_sigma))
+        except ValueError as err:
+            raise ValueError(f"toys[{i}] cannot be fitted: {err}") from None
+    means = np.array([f["mean"] for f in fits])
+    rel = np.array([f["sigma"] / f["mean"] for f in fits])
+    if not np.all(means > 0):
+        raise ValueError("toys must be peaks at positive values (PE or energies); a fitted mean is <= 0")
+    spread = float(means.std(ddof=1) / means.mean())
+    n_mean = float(np.mean([v.size for v in vals]))
+    gaussian = float(rel.mean() / math.sqrt(n_mean))
+    err = spread / math.sqrt(2 * (len(vals) - 1))
+    return {"spread": spread, "spread_err": err, "sigma_rel": float(rel.mean()), "n_mean": n_mean,
+            "gaussian": gaussian, "ratio": spread / gaussian, "ratio_err": err / gaussian}
+
+
+def peak_precision_toys(source, position, n_events: int, n_toys: int, *, rng: np.random.Generator,
+                        response, scint, part: str | None = None) -> dict[str, float]:
+    """The precision of the calibration peak's fitted position at ``position``, from toys.
+
+    ``n_toys`` toy peaks of ``n_events`` decays in the peak branch each are simulated at once with
+    :func:`juno_calib.hardware.sources.simulate_source` and the PE response (as in
+    :func:`simulated_peak`), split into toys by decay, and fitted one by one with the same
+    estimator (:func:`fit_toys`; the toy size N counts the decays with visible deposits).
+
+    Returns the dict of :func:`fit_toys`.
+    """
+    validate.instance("source", source, Source, hint='get_source("Cs137")')
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    check_range("n_events", n_events, 200, 1e6)
+    check_range("n_toys", n_toys, 5, 1e4)
+    validate.integer("n_events * n_toys", int(n_events) * int(n_toys), 1000, 10**7)
+    part = ("capture" if source.emits_neutrons else "all") if part is None else part
+    check_choice("part", part, PARTS)
+    pos = validate.positions("position", position, r_max=response.geometry.r_ls, volume=validate.LS)
+    if pos.shape != (1, 3):
+        raise ValueError(f"position must be one point, shape (3,), got shape {np.shape(position)}")
+    frac = (sum(b.probability for b in source.branches if b.neutron) if part == "capture"
+            else source.peak_fraction())
+    if frac <= 0:
+        raise ValueError(f"source {source.name} has no branch for part = {part!r}")
+    per_toy = int(math.ceil(int(n_events) / frac))
+    dep = simulate_source(source, per_toy * int(n_toys), pos[0], rng=rng, scint=scint,
+                          geometry=response.geometry, part=part)
+    e_vis = dep.per_event("e_vis")
+    pe = response.sample(dep, rng=rng).lpmt - response.dark_mean["lpmt"]
+    toy = np.arange(e_vis.size) // per_toy
+    seen = e_vis > 0
+    return fit_toys([pe[seen & (toy == t)] for t in range(int(n_toys))])

@@ -204,6 +204,25 @@ def peak_precision_toy(sigma_rel: float, n_events: int, n_toys: int, *, rng: np.
     return float(means.std(ddof=1))
 
 
+def windowed_fit_factor(n_sigma):
+    """Cramér–Rao factor of a Gaussian fit within +-``n_sigma``: its best error on the mean over
+    sigma / sqrt(N) (N events in the whole peak).
+
+    The events outside the window carry no information; a fit of a Gaussian (free normalisation,
+    mean and width) to the events inside has, for its mean, the Fisher information
+    N / sigma^2 x (erf(n / sqrt 2) - 2 n phi(n)) (the mean decouples from the even parameters).
+    1 for an infinite window; 1.16 for +-2 sigma.
+
+    >>> round(windowed_fit_factor(2.0), 3), round(windowed_fit_factor(10.0), 3)
+    (1.164, 1.0)
+    """
+    n = validate.array("n_sigma", n_sigma, 0.5, 100.0, why="the half-width of a fit window in sigma")
+    phi = np.exp(-0.5 * n * n) / math.sqrt(2.0 * math.pi)
+    info = np.vectorize(math.erf)(n / math.sqrt(2.0)) - 2.0 * n * phi
+    out = 1.0 / np.sqrt(info)
+    return float(out) if out.ndim == 0 else out
+
+
 def sigma_rel_photostatistics(energy, light_yield, dark_pe: float = 0.0):
     """Poisson resolution of a PE count: sqrt(Y E + N_dark) / (Y E).
 
@@ -388,5 +407,5 @@ __all__ = [
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
     "hours_what_if", "path_length", "home", "Plan", "source_statistics", "map_statistics",
-    "positioning_term",
+    "positioning_term", "windowed_fit_factor",
 ]
