@@ -15,7 +15,12 @@ Two sides:
   activity x branch fraction x efficiency (:func:`daq_time_needed`). sigma/E is an input
   (:func:`source_statistics`, :func:`map_statistics`);
   :func:`juno_calib.calibration.peak_statistics.simulated_peak` measures it with the
-  detector-response library for a source at given positions.
+  detector-response library for a source at given positions. The formula is that of the sample
+  mean of a Gaussian peak; a fit within +-n sigma can at best reach :func:`windowed_fit_factor`
+  times it, and the estimator's actual precision on a simulated peak comes from toys
+  (:func:`juno_calib.calibration.peak_statistics.peak_precision_toys`).
+- **Position.** The error of the source position puts |grad g| sigma_pos on the relative yield of
+  a map point, whatever the DAQ time (:func:`positioning_term`).
 """
 
 from __future__ import annotations
