@@ -182,20 +182,22 @@ def test_positioning_term_vanishes_without_error_and_scales_linearly():
 
 
 def test_estimator_toys_reproduce_the_gaussian_formula_for_a_gaussian_peak(rng):
-    # Gaussian toy peaks (sigma/E = 5%, N = 4000): the fit's spread over 200 toys is
-    # sigma/E/sqrt(N) times the Cramer-Rao factor of its window, 1.015 for +-3 sigma, i.e. the
-    # Gaussian formula (sigma/p)^2, within 4 sigma of the toys' statistics (1/sqrt(2 x 199))
+    # Gaussian toy peaks (sigma/E = 5%, 4000 events): the fit's spread over 200 toys is
+    # sigma/E/sqrt(N) (N events in the window) times the Cramer-Rao factor of its window, 1.01 for
+    # +-3 sigma, i.e. the Gaussian formula (sigma/p)^2, within 4 sigma of the toys' statistics
     toys = rng.normal(1000.0, 50.0, (200, 4000))
     wide = fit_toys(toys, n_sigma=3.0)
     # the formula takes the fitted width: a binned least-squares (Neyman) fit reads sigma ~2% low
-    assert wide["gaussian"] == pytest.approx(0.05 / math.sqrt(4000), rel=0.04)
+    assert wide["n_mean"] == pytest.approx(4000 * math.erf(3 / math.sqrt(2)), rel=0.01)
+    assert wide["gaussian"] == pytest.approx(0.05 / math.sqrt(wide["n_mean"]), rel=0.04)
     assert wide["ratio"] == pytest.approx(windowed_fit_factor(3.0), abs=4 * wide["ratio_err"])
     assert wide["ratio"] == pytest.approx(1.0, abs=4 * wide["ratio_err"] + 0.02)
-    # the +-2 sigma window of the book's estimator cannot beat its Cramer-Rao bound, 1.164
+    # the +-2 sigma window of the book's estimator cannot beat its Cramer-Rao bound, 1.137
     narrow = fit_toys(toys, n_sigma=2.0)
     assert narrow["ratio"] > windowed_fit_factor(2.0) - 4 * narrow["ratio_err"]
-    assert windowed_fit_factor(2.0) == pytest.approx(1 / math.sqrt(math.erf(2 / math.sqrt(2))
-                                                                   - 4 * math.exp(-2) / math.sqrt(2 * math.pi)))
+    inside = math.erf(2 / math.sqrt(2))
+    assert windowed_fit_factor(2.0) == pytest.approx(math.sqrt(inside / (inside - 4 * math.exp(-2)
+                                                                          / math.sqrt(2 * math.pi))))
     with pytest.raises(ValueError, match="at least 5 toy peaks"):
         fit_toys(toys[:3])
 

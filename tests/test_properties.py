@@ -627,6 +627,17 @@ def test_peak_precision_toys(property_log, response, scint, n, n_toys, seed, pos
         assert finite(list(out.values())) and out["ratio"] > 0
 
 
+@given(n=st.one_of(counts(900), st.just(600)), n_toys=st.one_of(counts(8), st.just(5)), seed=SEEDS,
+       pos=st.one_of(positions(2e4, max_n=1), st.just(np.array([17840.0, 0.0, 0.0]))))
+def test_guide_tube_precision_toys(property_log, response, scint, n, n_toys, seed, pos):
+    from juno_calib.calibration.peak_statistics import guide_tube_precision_toys
+
+    out = call(property_log, guide_tube_precision_toys, sources.get_source("AmC"), pos, n, n_toys,
+               rng=make_rng(seed), response=response, scint=scint)
+    if out is not None:
+        assert finite(list(out.values())) and out["ratio"] > 0
+
+
 @given(pos=positions(), g=array_of(0.5, 1.5, max_len=5), tol=scalar(0.1, 1e3))
 def test_shell_representatives(property_log, pos, g, tol):
     from juno_calib.calibration.peak_statistics import shell_representatives

@@ -169,9 +169,9 @@ def fit_toys(toys, *, n_sigma: float = 2.0) -> dict[str, float]:
     Returns ``spread`` (standard deviation of the fitted means over their average: the relative
     precision the estimator reaches), ``spread_err`` (its statistical error, spread /
     sqrt(2 (T - 1)) for T toys), ``sigma_rel`` (average fitted sigma / mean), ``n_mean`` (average
-    toy size N), ``gaussian`` (sigma_rel / sqrt(N): the Gaussian formula), ``ratio`` = spread /
-    gaussian and ``ratio_err``. The events needed for a precision p are then
-    (sigma_rel / p)^2 x ratio^2.
+    number N of events inside each toy's fit window, mean +- n_sigma sigma: the peak events),
+    ``gaussian`` (sigma_rel / sqrt(N): the Gaussian formula), ``ratio`` = spread / gaussian and
+    ``ratio_err``. The peak events needed for a precision p are then (sigma_rel / p)^2 x ratio^2.
     """
     if isinstance(toys, np.ndarray) and toys.ndim == 2:
         toys = list(toys)
@@ -192,7 +192,8 @@ def fit_toys(toys, *, n_sigma: float = 2.0) -> dict[str, float]:
     if not np.all(means > 0):
         raise ValueError("toys must be peaks at positive values (PE or energies); a fitted mean is <= 0")
     spread = float(means.std(ddof=1) / means.mean())
-    n_mean = float(np.mean([v.size for v in vals]))
+    n_mean = float(np.mean([np.count_nonzero(np.abs(v - f["mean"]) < n_sigma * f["sigma"])
+                            for v, f in zip(vals, fits, strict=True)]))
     gaussian = float(rel.mean() / math.sqrt(n_mean))
     err = spread / math.sqrt(2 * (len(vals) - 1))
     return {"spread": spread, "spread_err": err, "sigma_rel": float(rel.mean()), "n_mean": n_mean,
@@ -206,7 +207,7 @@ def peak_precision_toys(source, position, n_events: int, n_toys: int, *, rng: np
     ``n_toys`` toy peaks of ``n_events`` decays in the peak branch each are simulated at once with
     :func:`juno_calib.hardware.sources.simulate_source` and the PE response (as in
     :func:`simulated_peak`), split into toys by decay, and fitted one by one with the same
-    estimator (:func:`fit_toys`; the toy size N counts the decays with visible deposits).
+    estimator (:func:`fit_toys`; N counts the events in each toy's fit window).
 
     Returns the dict of :func:`fit_toys`.
     """
@@ -231,4 +232,35 @@ def peak_precision_toys(source, position, n_events: int, n_toys: int, *, rng: np
     pe = response.sample(dep, rng=rng).lpmt - response.dark_mean["lpmt"]
     toy = np.arange(e_vis.size) // per_toy
     seen = e_vis > 0
-    return fit_toys([pe[seen & (toy == t)] for t in range(int(n_toys))])
+    try:
+        return fit_toys([pe[seen & (toy == t)] for t in range(int(n_toys))])
+    except ValueError as err:
+        raise ValueError(f"n_events = {n_events}: the toy peaks cannot be fitted ({err}); "
+                         "simulate more events per toy") from None
+
+
+def guide_tube_precision_toys(source, position, n_events: int, n_toys: int, *, rng: np.random.Generator,
+                              response, scint) -> dict[str, float]:
+    """:func:`peak_precision_toys` for a neutron source in the guide tube (outside the LS).
+
+    ``n_toys`` toys of ``n_events`` emitted neutrons each, simulated at once with
+    :func:`juno_calib.hardware.guide_tube.simulate_guide_tube` and the PE response, split by
+    neutron and fitted one by one (:func:`fit_toys`). Only ~10% of the neutrons of a GT source
+    land in the peak: ask for enough neutrons per toy.
+    """
+    validate.instance("source", source, Source, hint='get_source("AmC")')
+    validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+    check_range("n_events", n_events, 500, 1e7)
+    check_range("n_toys", n_toys, 5, 1e4)
+    validate.integer("n_events * n_toys", int(n_events) * int(n_toys), 1000, 10**7)
+    dep, _ = simulate_guide_tube(source, int(n_events) * int(n_toys), position, rng=rng, scint=scint,
+                                 geometry=response.geometry)
+    e_vis = dep.per_event("e_vis")
+    pe = response.sample(dep, rng=rng).lpmt - response.dark_mean["lpmt"]
+    toy = np.arange(e_vis.size) // int(n_events)
+    seen = e_vis > 0
+    try:
+        return fit_toys([pe[seen & (toy == t)] for t in range(int(n_toys))])
+    except ValueError as err:
+        raise ValueError(f"n_events = {n_events}: the toy peaks cannot be fitted ({err}); "
+                         "simulate more events per toy") from None
