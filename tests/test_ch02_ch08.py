@@ -113,6 +113,10 @@ def test_ch08_scenarios_positioning_guide_tube_and_toys(run_fast):
     # is well below the centre's, so it needs more DAQ than the centre-rate estimate
     assert g["gt_peak_yield"] <= g["gt_nh_reach"] < 0.5
     assert g["gt_rate_ratio"] < 0.5 and g["gt_needed_s"] > g["gt_needed_s_before"]
+    # the dropped gammas that scatter forward by less than the peak width bound the rate from above
+    assert g["gt_rate_ratio"] < g["gt_rate_ratio_upper"] < g["gt_rate_ratio"] * (1 + g["gt_nh_scatter"]
+                                                                                / g["gt_nh_reach"])
+    assert 0 < g["gt_forward_fraction"] < 0.5
     # toys: a fit within +-2 sigma cannot beat the window's Cramer-Rao bound (4 sigma of the toys)
     assert g["crb_factor_2sigma"] == pytest.approx(1.137, rel=1e-3)
     assert g["toy_ratio_centre"] > g["crb_factor_2sigma"] - 4 * g["toy_ratio_centre_err"]

@@ -106,7 +106,7 @@ def guide_tube_peak(source, positions, n_events: int, *, rng: np.random.Generato
     Returns (K,) arrays: ``sigma_rel``, ``sigma_rel_err``, ``mean_pe``, ``mean_pe_err``,
     ``peak_yield`` (fraction of the neutrons with PE within mean +- 2 sigma of the fit) and the
     fractions per neutron of :func:`~juno_calib.hardware.guide_tube.simulate_guide_tube`
-    (``captured_ls``, ``captured_acrylic``, ``captured_water``, ``nh``, ``nh_reach``).
+    (``captured_ls``, ``captured_acrylic``, ``captured_water``, ``nh``, ``nh_reach``, ``nh_scatter``).
     """
     validate.instance("source", source, Source, hint='get_source("AmC")')
     validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
@@ -114,7 +114,7 @@ def guide_tube_peak(source, positions, n_events: int, *, rng: np.random.Generato
     pos = validate.positions("positions", positions, r_max=1e6, volume="the experiment (1 km)")
     dark = response.dark_mean["lpmt"]
     keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "mean_pe_err", "peak_yield", "captured_ls",
-            "captured_acrylic", "captured_water", "nh", "nh_reach")
+            "captured_acrylic", "captured_water", "nh", "nh_reach", "nh_scatter")
     out = {k: np.empty(len(pos)) for k in keys}
     for k, x in enumerate(pos):  # a few tube positions; neutrons are vectorised
         dep, frac = simulate_guide_tube(source, int(n_events), x, rng=rng, scint=scint,

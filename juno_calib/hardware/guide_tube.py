@@ -174,7 +174,9 @@ def simulate_guide_tube(source, n_events: int, position, *, rng: np.random.Gener
     Returns the LS deposits of the ``n_events`` neutrons (events without a capture gamma in the
     LS have none) and a dict of fractions per neutron: ``captured_ls``, ``captured_acrylic``,
     ``captured_water`` (where the neutron is captured), ``nh`` (captured on H), ``nh_reach`` (an
-    n-H gamma that reaches the LS unscattered, or starts in it).
+    n-H gamma that reaches the LS unscattered, or starts in it) and ``nh_scatter`` (the expected
+    fraction whose n-H gamma heads for the LS but interacts in water or acrylic first: these are
+    dropped; the ones that scatter forward by a little are the model's missing peak events).
     """
     validate.instance("source", source, Source, hint='get_source("AmC")')
     if not source.emits_neutrons:
@@ -214,9 +216,10 @@ def simulate_guide_tube(source, n_events: int, position, *, rng: np.random.Gener
     e_vis = np.where(cas.positron, positron_visible(cas.energy, scint), electron_visible(cas.energy, scint))
     time = rng.exponential(scint.capture_time, n)[cas.event]
     dep = Deposits(n, cas.event, cas.position, cas.energy, e_vis, time, cas.escaped)
+    heading = np.isfinite(tr["path_water"])
     frac = {"captured_ls": float(np.sum(medium == 0) / n), "captured_acrylic": float(np.sum(medium == 1) / n),
             "captured_water": float(np.sum(medium == 2) / n), "nh": float(on_h.sum() / n),
-            "nh_reach": float(go.sum() / n)}
+            "nh_reach": float(go.sum() / n), "nh_scatter": float(np.sum(1.0 - tr["survival"][heading]) / n)}
     return dep, frac
 
 
