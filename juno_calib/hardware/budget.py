@@ -391,8 +391,10 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
 def map_statistics(sigma_rel, precision: float, rate: float, table_time: float) -> dict:
     """Events and DAQ time needed at every point of a map whose peak widths differ by point.
 
-    sigma_rel : (P,) relative peak width at each point; precision : target relative precision;
-    rate : detected peak rate (internal 1/ns); table_time : DAQ time per point in the plan (ns).
+    sigma_rel : (P,) relative peak width at each point (times the estimator's factor R of
+    :func:`juno_calib.calibration.peak_statistics.fit_toys` for its actual precision); precision :
+    target relative precision; rate : detected peak rate (internal 1/ns), one for all points or
+    (P,) (e.g. lower at the guide-tube points); table_time : DAQ time per point in the plan (ns).
     Returns ``events`` and ``time`` (P,), their totals ``total_events``/``total_time``, the plan's
     ``table_total`` and the precision reached at each point in the plan's time (P,).
     """
