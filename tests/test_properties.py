@@ -593,6 +593,105 @@ def test_map_statistics(property_log, s, t):
         assert finite(out["events"], out["time"]) and out["total_time"] > 0
 
 
+@given(pos=positions(2e4), sigma=st.one_of(scalar(0.0, 2e3), array_of(0.0, 100.0, max_len=4)),
+       step=scalar(0.0, 2e3))
+def test_positioning_term(property_log, pos, sigma, step):
+    def g(p):
+        return 1.0 + 1e-4 * np.linalg.norm(p, axis=1)  # a smooth yield, 0.1 per m
+    out = call(property_log, budget.positioning_term, g, pos, sigma, step=step)
+    if out is not None:
+        assert finite(out["total"]) and np.all(out["total"] >= 0)
+        assert np.allclose(out["total"] ** 2, out["radial"] ** 2 + out["angular"] ** 2)
+
+
+@given(name=st.sampled_from(("acrylic", "water", "PMMA", 3)), e=array_of(0.01, 20.0))
+def test_guide_tube_media(property_log, scint, name, e):
+    from juno_calib.hardware import guide_tube
+
+    m = call(property_log, guide_tube.load_medium, name, scint)
+    if m is not None:
+        assert 0 < m.capture_fraction_h <= 1
+        mu = call(property_log, guide_tube.attenuation_coefficient, e, m, scint)
+        if mu is not None:
+            assert finite(mu) and np.all(mu > 0)
+
+
+@given(start=positions(3e4, max_n=4), seed=SEEDS, e=scalar(0.1, 10.0))
+def test_transmit_to_ls(property_log, scint, geometry, start, seed, e):
+    from juno_calib.hardware import guide_tube
+
+    try:  # aim at the centre where the start is a good (n, 3) point set; else any direction
+        dirs = -np.nan_to_num(np.atleast_2d(np.asarray(start, dtype=float)).reshape(-1, 3))
+        norm = np.linalg.norm(dirs, axis=1, keepdims=True)
+        dirs = np.where(norm > 0, dirs / np.where(norm > 0, norm, 1.0), [[0.0, 0.0, 1.0]])
+    except (ValueError, TypeError):
+        dirs = np.array([[0.0, 0.0, 1.0]])
+    n = len(dirs)
+    out = call(property_log, guide_tube.transmit_to_ls, np.full(n, e) if np.ndim(e) == 0 else e, start,
+               dirs, rng=make_rng(seed), scint=scint, geometry=geometry,
+               acrylic=guide_tube.load_medium("acrylic", scint), water=guide_tube.load_medium("water", scint))
+    if out is not None:
+        assert np.all((out["survival"] >= 0) & (out["survival"] <= 1)) and out["reached"].dtype == bool
+
+
+@given(n=counts(300), pos=positions(2e4, max_n=1), seed=SEEDS)
+def test_simulate_guide_tube(property_log, scint, geometry, n, pos, seed):
+    from juno_calib.hardware import guide_tube
+
+    out = call(property_log, guide_tube.simulate_guide_tube, sources.get_source("AmC"), n, pos,
+               rng=make_rng(seed), scint=scint, geometry=geometry)
+    if out is not None:
+        dep, f = out
+        assert f["captured_ls"] + f["captured_acrylic"] + f["captured_water"] <= 1 + 1e-12
+        assert 0 <= f["nh_reach"] <= f["nh"] <= 1 and finite(dep.e_vis)
+
+
+@given(n=st.one_of(counts(3000), st.just(1000)), seed=SEEDS,
+       pos=st.one_of(positions(2e4, max_n=2), st.just(np.array([17840.0, 0.0, 0.0]))))
+def test_guide_tube_peak(property_log, response, scint, n, seed, pos):
+    from juno_calib.calibration.peak_statistics import guide_tube_peak
+
+    out = call(property_log, guide_tube_peak, sources.get_source("AmC"), pos, n, rng=make_rng(seed),
+               response=response, scint=scint)
+    if out is not None:
+        assert finite(*out.values()) and np.all(out["sigma_rel"] > 0)
+        assert np.all((out["peak_yield"] >= 0) & (out["peak_yield"] <= out["nh_reach"] + 1e-12))
+
+
+@given(toys=st.one_of(st.lists(array_of(-10.0, 10.0, max_len=80), max_size=7),
+                      st.builds(lambda s, t, n: make_rng(s).normal(100.0, 5.0, (t, n)), SEEDS,
+                                st.integers(1, 8), st.integers(10, 120))),
+       n_sigma=scalar(0.1, 12.0))
+def test_fit_toys(property_log, toys, n_sigma):
+    from juno_calib.calibration.peak_statistics import fit_toys
+
+    out = call(property_log, fit_toys, toys, n_sigma=n_sigma)
+    if out is not None:
+        assert finite(list(out.values())) and out["spread"] >= 0 and out["gaussian"] > 0
+
+
+@given(n=st.one_of(counts(400), st.just(200)), n_toys=st.one_of(counts(8), st.just(5)), seed=SEEDS,
+       pos=positions(max_n=1))
+def test_peak_precision_toys(property_log, response, scint, n, n_toys, seed, pos):
+    from juno_calib.calibration.peak_statistics import peak_precision_toys
+
+    out = call(property_log, peak_precision_toys, sources.get_source("AmC"), pos, n, n_toys,
+               rng=make_rng(seed), response=response, scint=scint)
+    if out is not None:
+        assert finite(list(out.values())) and out["ratio"] > 0
+
+
+@given(n=st.one_of(counts(900), st.just(600)), n_toys=st.one_of(counts(8), st.just(5)), seed=SEEDS,
+       pos=st.one_of(positions(2e4, max_n=1), st.just(np.array([17840.0, 0.0, 0.0]))))
+def test_guide_tube_precision_toys(property_log, response, scint, n, n_toys, seed, pos):
+    from juno_calib.calibration.peak_statistics import guide_tube_precision_toys
+
+    out = call(property_log, guide_tube_precision_toys, sources.get_source("AmC"), pos, n, n_toys,
+               rng=make_rng(seed), response=response, scint=scint)
+    if out is not None:
+        assert finite(list(out.values())) and out["ratio"] > 0
+
+
 @given(pos=positions(), g=array_of(0.5, 1.5, max_len=5), tol=scalar(0.1, 1e3))
 def test_shell_representatives(property_log, pos, g, tol):
     from juno_calib.calibration.peak_statistics import shell_representatives
