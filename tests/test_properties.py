@@ -1276,6 +1276,86 @@ def test_measure_peak_and_programme_events(property_log, seed, n, dark, guess, w
         assert isinstance(k, int) and k > 0, "a run records decays"
 
 
+# --- the ¹²B spectrum of the resolution fit and the truth's ¹²B decays over the volume ------------------
+
+
+def _b12_model():
+    from juno_calib.core import units
+    from juno_calib.particles.scintillator import Scintillator
+
+    sc, op = Scintillator.load("design"), opt.Optics.load("design")
+    return nlin.ElectronNLModel.build(
+        z_over_a=sc.z_over_a, mean_excitation_mev=sc.mean_excitation_energy / units.MeV,
+        density_gcm3=sc.density / (units.g / units.cm**3), n_ls=op.n_ls,
+        scint_yield_per_mev=op.scint_yield * units.MeV, config=nlin.NLFitConfig.load("design"))
+
+
+B12_MODEL = _b12_model()
+B12_W = nlin.grid_weights(np.array([1.0, 1.223]), np.array([0, 0]), 1, B12_MODEL.t)
+B12_COV = [[0.63e-3**2, -0.921 * 0.63e-3 * 0.187], [-0.921 * 0.63e-3 * 0.187, 0.187**2]]
+B12_SPEC = rfit.b12_spectrum(np.arange(4.0, 14.0001, 0.5), np.ones(20), model=B12_MODEL, w_nh=B12_W,
+                             w_gamma=B12_W, e_nh=2.223, nl_mean=[0.01452, 1.739], nl_cov=B12_COV)
+
+
+@given(lo=scalar(-5.0, 10.0), width=scalar(0.01, 1.0), n_bins=counts(40), e_nh=scalar(0.5, 5.0),
+       mean=array_of(0.0, 2.0, max_len=3), scale=scalar(0.0, 2.0))
+def test_b12_spectrum(property_log, lo, width, n_bins, e_nh, mean, scale):
+    try:
+        edges = (float(lo) + float(width) * np.arange(int(n_bins) + 1) if 0 <= int(n_bins) <= 1000
+                 else np.full(3, float(lo)))
+    except (TypeError, ValueError, OverflowError):
+        edges = lo
+    n = np.size(edges) - 1 if isinstance(edges, np.ndarray) else 2
+    cov = np.asarray(B12_COV) * (scale if isinstance(scale, float) else 1.0)
+    spec = call(property_log, rfit.b12_spectrum, edges, np.ones(max(n, 0)), model=B12_MODEL, w_nh=B12_W,
+                w_gamma=B12_W, e_nh=e_nh, nl_mean=mean, nl_cov=cov)
+    if spec is not None:
+        assert spec.counts.size == spec.edges.size - 1 and np.all(np.diff(spec.cell_edges) > 0)
+        assert np.allclose(spec.cell_edges[spec.edge_index], spec.edges), "the bins are cells of the grid"
+
+
+@given(theta=array_of(0.0, 0.05, max_len=9), n=scalar(0.0, 1e6), z=array_of(-3.0, 3.0, max_len=2), seed=SEEDS,
+       scale=scalar(0.5, 3.0), slope=scalar(0.5, 3.0))
+def test_fold_b12(property_log, theta, n, z, seed, scale, slope):
+    if isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.size == 9:
+        theta = theta.copy()
+        theta[5:] *= 20.0  # NL coordinates of a few sigma, scale and slope of a few percent
+    mu = call(property_log, rfit.fold_b12, B12_SPEC, theta, n_events=n)
+    if mu is not None:
+        assert finite(mu) and np.all(mu >= -1e-9 * max(float(n), 1.0)), "expected counts >= 0"
+        assert mu.sum() <= float(n) * (1 + 1e-9) + 1e-9, "a window cannot hold more than every decay"
+        toy = call(property_log, rfit.b12_toy, B12_SPEC, theta, n_events=min(float(n), 1e5), rng=make_rng(seed))
+        if toy is not None:
+            assert np.all(toy.counts >= 0) and toy.counts.shape == B12_SPEC.counts.shape
+    k = call(property_log, rfit.b12_nl, B12_SPEC, z)
+    if k is not None:
+        assert finite(k) and k.shape == np.shape(z)
+    p = call(property_log, rfit.b12_parameters, scale_sigma=scale, slope_sigma=slope)
+    if p is not None:
+        assert [q.name for q in p] == list(rfit.B12_NAMES)
+
+
+class _FlatTruth:
+    """light(x) = 1000 PE/MeV everywhere, no dark noise: a true detector reduced to its interface."""
+
+    def __init__(self, geometry):
+        self.response = SimpleNamespace(geometry=geometry, dark_mean={"lpmt": 0.0})
+
+    def light(self, positions):
+        return np.full(np.asarray(positions).shape[:-1], 1000.0)
+
+
+@given(n=st.one_of(st.integers(100, 300), counts()), res=scalar(0.0, 200.0), seed=SEEDS)
+def test_b12_decays(property_log, geometry, scint, n, res, seed):
+    from juno_calib.calibration import volume_events
+
+    out = call(property_log, volume_events.b12_decays, _FlatTruth(geometry), n, rng=make_rng(seed), scint=scint,
+               vertex_resolution_1mev=res)
+    if out is not None:
+        assert finite(out["pe"], out["x_rec"]) and np.all(out["e_vis"] >= 0)
+        assert np.all(out["e_vis"] < 13.37 + 4.44), "no more than Q plus the 4.44 MeV γ"
+
+
 # --- scale: cluster addresses, toy streams, grids, summaries (no cluster is started) ---------------
 
 
