@@ -395,7 +395,7 @@ def test_electron_light_spread(property_log, t, n_tracks, t_cut, step, seed):
 
 @given(t=array_of(0.1, 5.0, max_len=2), n_pos=st.sampled_from([1, 20, 25]), charge=st.sampled_from([True, 0]),
        seed=SEEDS)
-def test_electron_resolution(property_log, response, t, n_pos, charge, seed):
+def test_electron_resolution(property_log, response, total_map, t, n_pos, charge, seed):
     scint = scintillator.Scintillator.load()
     x = geo.sample_uniform_ls(n_pos, rng=make_rng(seed), r_max=15e3)
     out = call(property_log, resolution.electron_resolution, response, t, x, scint=scint, rng=make_rng(seed),
@@ -406,7 +406,7 @@ def test_electron_resolution(property_log, response, t, n_pos, charge, seed):
 
 @given(gain_spread=scalar(0.0, 0.2), n_vertex=counts(4), seed=SEEDS,
        quench=st.sampled_from([None, "per deposit", "short"]))
-def test_centre_peak_budget(property_log, response, gain_spread, n_vertex, seed, quench):
+def test_centre_peak_budget(property_log, response, total_map, gain_spread, n_vertex, seed, quench):
     scint = scintillator.Scintillator.load()
     dep = events.simulate_electrons(np.full(40, 1.0), np.zeros(3), rng=make_rng(seed), scint=scint)
     tot = response.sample(dep, rng=make_rng(seed), charge=True)
