@@ -318,10 +318,11 @@ class PMTTable:
                 "mass": counts * wmax, "reach": reach, "g": np.ascontiguousarray(g),
                 "g_min": np.ascontiguousarray(g_min)}
 
-    def patch_record(self, position, tts, spe_sigma, offset: int = 0) -> np.ndarray:
+    def patch_record(self, position, tts, kind, offset: int = 0) -> np.ndarray:
         """Per-PMT record (N, 8) of the patch sampler, in patch order (:attr:`_patches`): position
-        (mm), 1/|position|, acceptance factor ``w_k / wmax_p``, TTS sigma (ns), single-PE charge
-        width and the PMT's index plus ``offset`` (as a float); one 64-byte row per PMT."""
+        (mm), 1/|position|, acceptance factor ``w_k / wmax_p``, TTS sigma (ns), PMT type code (its
+        SPE spectrum) and the PMT's index plus ``offset`` (both as floats); one 64-byte row per
+        PMT."""
         p = self._patches
         order = p["order"]
         pos = np.asarray(position, dtype=float)[order]
@@ -331,7 +332,7 @@ class PMTTable:
         rec[:, 3] = 1.0 / np.linalg.norm(pos, axis=1)
         rec[:, 4] = self.weight[order] / p["wmax"][patch]
         rec[:, 5] = np.asarray(tts, dtype=float)[order]
-        rec[:, 6] = np.asarray(spe_sigma, dtype=float)[order]
+        rec[:, 6] = np.asarray(kind, dtype=float)[order]
         rec[:, 7] = order + offset
         return rec
 

@@ -188,7 +188,8 @@ def time_of_flight(vertex, pmt_position, r_ls: float, acrylic_thickness: float, 
     r_ls = validate.number("r_ls", r_ls, 0.0, 1e6, unit="m", lo_open=True)
     acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
     vertex = validate.positions("vertex", vertex, r_max=r_ls, volume=validate.LS)
-    pmt_position = validate.positions("pmt_position", pmt_position)
+    pmt_position = validate.positions("pmt_position", pmt_position, r_max=validate.PMT_R_MAX,
+                                   volume=validate.PMT_VOLUME)
     validate.instance("timing", timing, Timing, hint='Timing.load("design")')
     return _time_of_flight(vertex, pmt_position, r_ls, acrylic_thickness, timing)
 
@@ -851,13 +852,42 @@ def _pe_time(st, sx, sy, sz, px, py, pz, tts, t_k, scat, taus, wcum, rise, r_ls,
             + tts * _std_normal(st)), _std_normal(st)
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _std_gamma(st, shape):
+    """A Gamma(``shape``, 1) variate from the stream ``st``: Marsaglia & Tsang (2000), exact; for
+    ``shape < 1`` the boost ``G(shape + 1) U^(1/shape)``."""
+    if shape < 1.0:
+        return _std_gamma(st, shape + 1.0) * _uniform(st) ** (1.0 / shape)
+    d = shape - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        x = _std_normal(st)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _uniform(st)
+        if u < 1.0 - 0.0331 * (x * x) * (x * x):
+            return d * v
+        if np.log(u) < 0.5 * x * x + d * (1.0 - v + np.log(v)):
+            return d * v
+
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _charge(st, sigma, z):
-    """Single-PE charge Normal(1, sigma) from the normal ``z``, redrawn while <= 0."""
-    q = 1.0 + sigma * z
-    while q <= 0.0:
-        q = 1.0 + sigma * _std_normal(st)
-    return q
+def _charge(st, kind, z, spe):
+    """Charge of one PE on a PMT of type ``kind`` in units of the type's mean SPE charge: the SPE
+    spectrum of :mod:`juno_calib.detector.spe` (``spe`` = peak sigma, tail fraction, tail mean,
+    tail shape and mean per type): with the tail fraction a Gamma tail, otherwise the main peak
+    Normal(1, sigma) from the normal ``z``, redrawn while <= 0."""
+    peak_sigma, tail_fraction, tail_mean, tail_shape, mean = spe
+    f = tail_fraction[kind]
+    if f > 0.0 and _uniform(st) < f:
+        q = _std_gamma(st, tail_shape[kind]) * tail_mean[kind] / tail_shape[kind]
+    else:
+        q = 1.0 + peak_sigma[kind] * z
+        while q <= 0.0:
+            q = 1.0 + peak_sigma[kind] * _std_normal(st)
+    return q / mean[kind]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -892,7 +922,7 @@ def _event_system(st, e, lpmt, n_sig, n_dark, a, b, deps, cum_d, tab, emis, geo,
     dep_pos, dep_axis, dep_row, dep_w = deps
     counts, gmax, cum, guide, flag, mcum, mt, buf_k, buf_t, slot = scratch
     ev_o, pm_o, npe_o, q_o, t_o = out
-    taus, wcum = emis
+    taus, wcum, spe = emis
     rise, r_ls, r_acr, k_ls, k_acr, k_w, lam_att = geo
     if n_sig > 0:
         n_dep = b - a
@@ -935,7 +965,7 @@ def _event_system(st, e, lpmt, n_sig, n_dark, a, b, deps, cum_d, tab, emis, geo,
                     k = buf_k[j]
                     t, z_q = _pe_time(st, sx, sy, sz, rec[k, 0], rec[k, 1], rec[k, 2], rec[k, 5], buf_t[j],
                                       scat, taus, wcum, rise, r_ls, r_acr, k_ls, k_acr, k_w, lam_att)
-                    q = _charge(st, rec[k, 6], z_q)
+                    q = _charge(st, int(rec[k, 6]), z_q, spe)
                     row = _emit(lpmt, int(rec[k, 7]), t, q, e, row, slot, ev_o, pm_o, npe_o, q_o, t_o)
     n_k = dark_prob.size
     for _ in range(n_dark):  # dark hits: PMT by the alias table of the dark rates, time uniform
@@ -946,7 +976,7 @@ def _event_system(st, e, lpmt, n_sig, n_dark, a, b, deps, cum_d, tab, emis, geo,
         if u - k >= dark_prob[k]:
             k = dark_alias[k]
         t = t_open + window * _uniform(st)
-        q = _charge(st, rec[k, 6], _std_normal(st))
+        q = _charge(st, int(rec[k, 6]), _std_normal(st), spe)
         row = _emit(lpmt, int(rec[k, 7]), t, q, e, row, slot, ev_o, pm_o, npe_o, q_o, t_o)
     return row
 
@@ -961,7 +991,8 @@ def simulate_events(seed, e_base, dep_first, dep_last, n_pe, dep_pos, dep_axis, 
     signal, LPMT dark, SPMT signal, SPMT dark) PE. Per system, every signal PE goes to a deposit
     in proportion to its expected PE (cumulative sums ``cum_l``/``cum_s``), to a PMT by the patch
     sampler (:func:`_draw_pmt`, one proposal set-up per deposit, :func:`_patch_setup`), gets a
-    time (:func:`_pe_time`) and a charge; dark PE a PMT in proportion to its dark rate (alias
+    time (:func:`_pe_time`) and a charge (:func:`_charge`, the SPE spectrum of the PMT's type); dark
+    PE a PMT in proportion to its dark rate (alias
     table), a time uniform in ``[t_open, t_open + window]`` and a charge. ``tab_l``/``tab_s`` are
     the systems' tables (see :meth:`DetectorResponse._hit_tables`). The readout is formed on the
     fly (LPMT channels first-hit time, PE count and charge; SPMT hits), rows of an event in the
