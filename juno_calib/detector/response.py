@@ -576,7 +576,7 @@ class DetectorResponse:
         sp = _parameters(self.spe_spectra)
         spe = tuple(np.ascontiguousarray(sp[k], dtype=float)
                     for k in ("peak_sigma", "tail_fraction", "tail_mean", "tail_shape", "mean"))
-        emis = (ta["taus"], ta["weight_cdf"], spe)
+        emis = (ta["taus"], ta["weight_cdf"], *spe)  # flat: a parallel kernel takes no nested tuples
         geo = (ta["rise"], ta["r_ls"], ta["r_acrylic"], ta["k_ls"], ta["k_acrylic"], ta["k_water"],
                ta["attenuation_length"])
         tabs = self._hit_tables

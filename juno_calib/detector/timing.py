@@ -922,7 +922,8 @@ def _event_system(st, e, lpmt, n_sig, n_dark, a, b, deps, cum_d, tab, emis, geo,
     dep_pos, dep_axis, dep_row, dep_w = deps
     counts, gmax, cum, guide, flag, mcum, mt, buf_k, buf_t, slot = scratch
     ev_o, pm_o, npe_o, q_o, t_o = out
-    taus, wcum, spe = emis
+    taus, wcum, peak_sigma, tail_fraction, tail_mean, tail_shape, spe_mean = emis
+    spe = (peak_sigma, tail_fraction, tail_mean, tail_shape, spe_mean)
     rise, r_ls, r_acr, k_ls, k_acr, k_w, lam_att = geo
     if n_sig > 0:
         n_dep = b - a
