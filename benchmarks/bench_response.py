@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     setup = time.perf_counter() - t0
     # compile the kernels once (numba caches them on disk) so that no workload pays for it
     resp.sample_hits(np.arange(2), np.zeros((2, 3)), np.full(2, 1.0), 2, rng=rng)
+    resp._sample_hits_blocked(np.arange(2), np.zeros((2, 3)), np.full(2, 1.0), 2, rng=rng)
     figures = {"events": n, "numpy": np.__version__, "cpu_count": os.cpu_count(),
                "load_average_1min": os.getloadavg()[0], "setup_s": setup, "workloads": {}}
     n_pmt = resp.kind.size
