@@ -72,7 +72,7 @@ def _place(n_pe, x, ii, ww, centre, mass, start, rec, v, g, g_min, cos_edges, al
 
 def _sample(table, x, n_pe, refine_cost, seed=11):
     p = table._patches
-    rec = table.patch_record(table.direction * 19.5e3, np.zeros(table.weight.size), np.zeros(table.weight.size))
+    rec = table._patch_record(table.direction * 19.5e3, np.zeros(table.weight.size), np.zeros(table.weight.size))
     i, w = _grid_cell(np.linalg.norm(x), table.d_r, table.values.shape[0])
     k, worst, n_refined = _place(n_pe, np.asarray(x, float), int(i), float(w), p["centre"], p["mass"], p["start"],
                                  rec, table._bins["v"], p["g"], p["g_min"], table._bins["cos_edges"],

@@ -318,7 +318,7 @@ class PMTTable:
                 "mass": counts * wmax, "reach": reach, "g": np.ascontiguousarray(g),
                 "g_min": np.ascontiguousarray(g_min)}
 
-    def patch_record(self, position, tts, kind, offset: int = 0) -> np.ndarray:
+    def _patch_record(self, position, tts, kind, offset: int = 0) -> np.ndarray:
         """Per-PMT record (N, 8) of the patch sampler, in patch order (:attr:`_patches`): position
         (mm), 1/|position|, acceptance factor ``w_k / wmax_p``, TTS sigma (ns), PMT type code (its
         SPE spectrum) and the PMT's index plus ``offset`` (both as floats); one 64-byte row per

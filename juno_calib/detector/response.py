@@ -526,7 +526,7 @@ class DetectorResponse:
         for s, sl in self.system_slice.items():
             t = self.tables[s]
             p, env = t._patches, t._envelope
-            rec = t.patch_record(pos[sl], self.tts[sl], self.kind[sl], offset=sl.start)
+            rec = t._patch_record(pos[sl], self.tts[sl], self.kind[sl], offset=sl.start)
             prob, alias = _alias_table(self.dark_rate[sl][p["order"]]) if self.dark_rate[sl].sum() > 0 else \
                 (np.ones(sl.stop - sl.start), np.arange(sl.stop - sl.start))
             out[s] = (t._bins["v"], p["g"], p["g_min"], t._bins["cos_edges"], env["alpha_guide"], p["centre"],
