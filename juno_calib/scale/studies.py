@@ -16,11 +16,16 @@ Registered here:
     (:func:`juno_calib.calibration.peak_statistics.simulated_peak`) -> peak position in PE and its
     relative width, with their fit errors.
 
-Adding a study (the full non-uniformity calibration of chapter 5 -> a, b, c, ā, residual; the
-non-linearity fit of chapter 6 -> positron bias) is one decorated function in this module that
-calls the chapter's library entry point with the toy's generator and returns plain floats, every
-fitted value next to the error the single run quotes (``x`` and ``x_err``), so that chapter 10
-can compare spread and error::
+``nl_positron_bias``
+    chapter 6's γ-source non-linearity fit -> positron-scale bias at 2 and 8 MeV.
+``nonuniformity``
+    chapter 5's whole non-uniformity calibration (source campaign, peak fits, shell map,
+    corrected positrons, optionally the spallation φ map) -> a, b, c, ā with the errors the Eq. 1
+    fit quotes, and the residual non-uniformity.
+
+Adding a study is one decorated function in this module that calls the chapter's library entry
+points with the toy's generator and returns plain floats, every fitted value next to the error the
+single run quotes (``x`` and ``x_err``), so that chapter 10 can compare spread and error::
 
     @register_study("nonuniformity", outputs=("abar_pct", "abar_err_pct", "residual_pct"),
                     setup=send_detectors, config={"default": "design", "choices": CONFIGS},
@@ -397,6 +402,12 @@ def nu_kit(config: str, imperfections: bool, truth_shells: int) -> dict:
     detector of chapter 5 (its efficiencies drawn once from :data:`NU_TRUTH_SEED`, as chapter 5
     does; ``imperfections`` on or off; the correction tabulated on ``truth_shells`` shells), the
     deployment, the scintillator, the fiducial radius and the n-H peak energy."""
+    from ..core import validate
+
+    validate.choice("config", config, CONFIGS)
+    if not isinstance(imperfections, (bool, np.bool_)):
+        raise TypeError(f"imperfections must be True or False, got {imperfections!r}")
+    truth_shells = validate.integer("truth_shells", truth_shells, 6, 64)
     key = (config, bool(imperfections), int(truth_shells))
     with _LOCK:
         if key in _NU_KITS:
@@ -427,6 +438,11 @@ def _install_nu_kits(kits: dict) -> None:
 def send_nu_kits(client, points) -> None:
     """Detectors, then the true detectors of chapter 5 for ``points``, built once (as tasks on the
     cluster) and sent to every worker."""
+    need = {"config", "imperfections", "truth_shells"}
+    if not isinstance(points, (list, tuple)) or not all(isinstance(p, dict) and need <= set(p)
+                                                         for p in points):
+        raise TypeError(f"points must be a list of parameter dicts with {sorted(need)} "
+                        f"(ensemble.grid_points of the nonuniformity study), got {points!r:.80}")
     send_detectors(client, points)
     keys = sorted({(p["config"], p["imperfections"], p["truth_shells"]) for p in points})
     futures = {k: client.submit(nu_kit, *k, pure=False) for k in keys if k not in _NU_KITS}
@@ -459,6 +475,8 @@ def _nu_toy(rng, kit: dict, key: tuple, *, n_points: int, n_pool: int, n_positro
     seq = r_spall.bit_generator.seed_seq  # the spallation draws: the same at every vertex resolution
     out = {"plan": plan, "pool": pool, "points": pts, "map": gmap, "events": ev, "pe": pe,
            "spallation_seed": (seq.entropy, seq.spawn_key)}
+    if _NU_TOYS_KEEP < 1:  # reuse switched off
+        return out
     with _LOCK:
         while len(_NU_TOYS) >= _NU_TOYS_KEEP:
             _NU_TOYS.pop(next(iter(_NU_TOYS)))
@@ -467,9 +485,9 @@ def _nu_toy(rng, kit: dict, key: tuple, *, n_points: int, n_pool: int, n_positro
 
 @register_study(
     "nonuniformity",
-    outputs=("a_pct", "a_err_pct", "b_pct", "b2_pct2", "b2_err_pct2", "c_pct", "c_err_pct", "abar_pct", "abar_err_pct",
-             "residual_pct", "residual_stat_pct", "abar_3d_pct", "residual_3d_pct", "g_err_median_pct",
-             "y0"),
+    outputs=("a_pct", "a_err_pct", "b_pct", "b2_pct2", "b2_err_pct2", "c_pct", "c_err_pct", "abar_pct",
+             "abar_err_pct", "residual_pct", "residual_stat_pct", "abar_3d_pct", "residual_3d_pct",
+             "g_err_median_pct", "y0"),
     setup=send_nu_kits,
     config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
     n_points={"default": 50, "min": 20, "max": 1000,
@@ -512,8 +530,18 @@ def nonuniformity(*, rng, config: str, n_points: int, vertex_resolution_1mev: fl
     results do not depend on whether the cache is hit)."""
     from ..calibration import nonuniformity as nu
     from ..calibration import truth
-    from ..core import units
+    from ..core import units, validate
 
+    validate.generator("rng", rng)
+    p = get_study("nonuniformity").resolve(  # every parameter checked against its registered range
+        {"config": config, "n_points": n_points, "vertex_resolution_1mev": vertex_resolution_1mev,
+         "imperfections": imperfections, "n_pool": n_pool, "n_positrons": n_positrons,
+         "truth_shells": truth_shells, "spallation_days": spallation_days,
+         "spallation_rate_per_day": spallation_rate_per_day})
+    config, n_points, vertex_resolution_1mev, imperfections, n_pool, n_positrons, truth_shells = (
+        p[k] for k in ("config", "n_points", "vertex_resolution_1mev", "imperfections", "n_pool",
+                       "n_positrons", "truth_shells"))
+    spallation_days, spallation_rate_per_day = p["spallation_days"], p["spallation_rate_per_day"]
     kit = nu_kit(config, imperfections, truth_shells)
     seq = rng.bit_generator.seed_seq
     key = (seq.entropy, seq.spawn_key, config, bool(imperfections), int(truth_shells), int(n_points),
@@ -531,11 +559,13 @@ def nonuniformity(*, rng, config: str, n_points: int, vertex_resolution_1mev: fl
         r_spall = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=spawn_key))
         edges = (np.linspace(0, 1, 9), np.linspace(-1, 1, 9), np.linspace(0, 2 * np.pi, 17))  # chapter 5's
         vox = truth.spallation_voxels(det, edges, spallation_rate_per_day * spallation_days, rng=r_spall,
-                                      pool=toy["pool"], vertex_resolution_1mev=vertex_resolution_1mev * units.cm)
+                                      pool=toy["pool"],
+                                      vertex_resolution_1mev=vertex_resolution_1mev * units.cm)
         res3d = nu.assess(nu.PhiModulation.fit(gmap, vox, r_ls), y0, ev, pe, ev["expected"][:, 0], r_fv,
                           x_rec=x_rec)
     return {"a_pct": 100 * res["a"], "a_err_pct": 100 * res["a_err"], "b_pct": 100 * res["b"],
-            "b2_pct2": 1e4 * res["b2"], "b2_err_pct2": 1e4 * res["b2_err"], "c_pct": 100 * res["c"], "c_err_pct": 100 * res["c_err"],
+            "b2_pct2": 1e4 * res["b2"], "b2_err_pct2": 1e4 * res["b2_err"], "c_pct": 100 * res["c"],
+            "c_err_pct": 100 * res["c_err"],
             "abar_pct": 100 * res["abar"], "abar_err_pct": 100 * abar_err,
             "residual_pct": 100 * res["residual"], "residual_stat_pct": 100 * res["residual_stat"],
             "abar_3d_pct": 100 * res3d["abar"], "residual_3d_pct": 100 * res3d["residual"],
