@@ -45,58 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.params import CONFIGS
+from ..core.params import CONFIGS, TYPE_NAMES, Parameter
 
-_TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
-
-
-@dataclasses.dataclass(frozen=True)
-class StudyParameter:
-    """A parameter of a study: default, type, allowed range or choices, help text."""
-
-    name: str
-    default: Any
-    help: str = ""
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-
-    @property
-    def type(self) -> type:
-        return type(self.default)
-
-    def describe(self) -> str:
-        if self.choices is not None:
-            return "one of " + ", ".join(map(repr, self.choices))
-        lo = "-inf" if self.min is None else f"{self.min:g}"
-        hi = "inf" if self.max is None else f"{self.max:g}"
-        return f"{_TYPES[self.type]} in [{lo}, {hi}]"
-
-    def convert(self, value: Any) -> Any:
-        """``value`` (a Python value or command-line text) as this parameter's type, checked."""
-        import ast
-
-        typ = self.type
-        if isinstance(value, str) and typ is not str:
-            try:
-                value = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError):
-                raise TypeError(f"study parameter {self.name!r} must be {_TYPES[typ]}, got {value!r}; "
-                                f"allowed: {self.describe()}") from None
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if typ is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
-            raise TypeError(f"study parameter {self.name!r} must be {_TYPES[typ]}, got {value!r} "
-                            f"({type(value).__name__}); allowed: {self.describe()}")
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"study parameter {self.name!r} = {value!r} is not allowed; {self.describe()}")
-        if typ in (int, float) and ((self.min is not None and value < self.min)
-                                    or (self.max is not None and value > self.max) or value != value):
-            raise ValueError(f"study parameter {self.name!r} = {value!r} is outside the allowed range: "
-                             f"{self.describe()}")
-        return value
+#: A study's parameter: :class:`juno_calib.core.params.Parameter` with ``kind="study parameter"``.
+StudyParameter = Parameter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +74,7 @@ class Study:
         return {k: (p.convert(given[k]) if k in given else p.default) for k, p in self.parameters.items()}
 
     def parameter_help(self) -> str:
-        return "\n".join(f"  {p.name} ({_TYPES[p.type]}, default {p.default!r}; {p.describe()})"
+        return "\n".join(f"  {p.name} ({TYPE_NAMES[p.type]}, default {p.default!r}; {p.describe()})"
                          + (f": {p.help}" if p.help else "") for p in self.parameters.values())
 
     def __call__(self, rng: np.random.Generator, **params) -> dict[str, float]:
@@ -145,9 +97,10 @@ def register_study(name: str, *, outputs: tuple[str, ...], setup: Callable[..., 
     prepares the workers before the first toy (called by :func:`juno_calib.scale.ensemble.warm_up`).
     """
     def wrap(func):
-        params = {k: StudyParameter(name=k, default=spec["default"], help=spec.get("help", ""),
-                                    min=spec.get("min"), max=spec.get("max"),
-                                    choices=tuple(spec["choices"]) if "choices" in spec else None)
+        params = {k: Parameter(name=k, default=spec["default"], type=type(spec["default"]),
+                               help=spec.get("help", ""), min=spec.get("min"), max=spec.get("max"),
+                               choices=tuple(spec["choices"]) if "choices" in spec else None,
+                               kind="study parameter")
                   for k, spec in parameters.items()}
         _REGISTRY[name] = Study(name=name, func=func, parameters=params, outputs=tuple(outputs),
                                 doc=(func.__doc__ or "").strip(), setup=setup)
