@@ -51,6 +51,7 @@ from juno_calib.reach import oscillation as osc
 from juno_calib.reach import reactor
 from juno_calib.scale import cluster as dcluster
 from juno_calib.scale import ensemble as dens
+from juno_calib.scale import studies
 
 PACKAGE = Path(juno_calib.__file__).resolve().parent
 R_LS = 17700.0
@@ -1377,3 +1378,32 @@ def test_toy_streams_and_summary(property_log, seed, n, values, errors):
     out = call(property_log, dens.summary, values, errors)
     if out is not None:
         assert all(math.isfinite(v) or math.isnan(v) for v in out.values())
+
+
+# --- scale: the non-uniformity study (a bad parameter is refused before any simulation) -----------
+NU_GOOD = {"config": "design", "n_points": 50, "vertex_resolution_1mev": 10.0, "imperfections": True,
+           "n_pool": 300, "n_positrons": 1500, "truth_shells": 16, "spallation_days": 0.0,
+           "spallation_rate_per_day": 84000.0}
+
+
+@given(name=st.sampled_from(sorted(NU_GOOD)), bad=st.one_of(BAD_SCALARS, st.sampled_from([-1, 10**9, "x", 2.5])),
+       seed=SEEDS)
+def test_nonuniformity_study_parameters(property_log, name, bad, seed):
+    kwargs = {**NU_GOOD, name: bad}
+    try:
+        studies.get_study("nonuniformity").resolve(kwargs)
+    except (ValueError, TypeError):
+        pass
+    else:
+        return  # an allowed value: a full toy, run in tests/test_ensemble.py, not here
+    assert call(property_log, studies.nonuniformity, rng=make_rng(seed), **kwargs) is None
+
+
+@given(config=st.sampled_from(["design", "as_built", "nominal", 3, None]),
+       imperfections=st.sampled_from([True, False, 1, "yes", None]),
+       shells=st.one_of(st.integers(-5, 5), st.integers(65, 10**6), BAD_SCALARS),
+       points=st.sampled_from([None, [], [{"config": "design"}], "design", [1, 2]]))
+def test_nu_kit_and_send_nu_kits(property_log, config, imperfections, shells, points):
+    assert call(property_log, studies.nu_kit, config, imperfections, shells) is None, "shells out of [6, 64]"
+    if points != []:
+        assert call(property_log, studies.send_nu_kits, None, points) is None, "no such points"
