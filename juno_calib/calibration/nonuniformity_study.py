@@ -4,6 +4,13 @@ its spectra to the calibration, and assess the result on physics events.
 The functions here join :mod:`juno_calib.calibration.truth` (the experiment) and
 :mod:`juno_calib.calibration.nonuniformity` (the calibration); the calibration functions are
 called with measured quantities only (run spectra, nominal positions, reconstructed vertices).
+
+The vertex of the physics events (:class:`VertexSettings`, for the chapter and for ensemble
+studies): ``vertex_mode="smeared"`` (a Gaussian of ``vertex_resolution_1mev_cm / sqrt(E)``) or
+``"reconstructed"`` (the empirical residuals of the chapter-4 likelihood fit,
+:mod:`juno_calib.calibration.vertex_model`); :func:`event_vertices` applies either,
+:func:`residual_by_radius` splits the residual non-uniformity into shells, and
+:func:`sample_events` with :func:`paired_validation` checks the model against direct fits.
 """
 
 from __future__ import annotations
@@ -226,6 +233,18 @@ def sample_events(detector: TrueDetector, sample: dict, *, rng: np.random.Genera
             "expected": expected, "x_true": x, "z": rng.standard_normal(x.shape), "x_direct": x_rec}
 
 
+def _rms_points(energy, group) -> dict:
+    """sigma/E of every group from the rms of its energies (small samples; see paired_validation)."""
+    out = {"e": [], "sigma_rel": [], "error": []}
+    for k in np.unique(group):  # a handful of energies
+        e = energy[group == k]
+        m, rel = float(e.mean()), float(e.std(ddof=1) / e.mean())
+        out["e"].append(m)
+        out["sigma_rel"].append(rel)
+        out["error"].append(rel / np.sqrt(2 * (e.size - 1)))
+    return {k: np.array(v) for k, v in out.items()}
+
+
 def paired_validation(gmap, y0: float, events: dict, pe, expected, r_fv: float, x_direct, draw, *,
                       rng: np.random.Generator, n_boot: int = 100, shape=(2, 2, 3)) -> dict:
     """ā, the residual non-uniformity and the vertex term of the correction with the direct
@@ -236,8 +255,9 @@ def paired_validation(gmap, y0: float, events: dict, pe, expected, r_fv: float, 
     ``dg_rms`` is the rms of ``g(x_rec) / g(x_true) - 1`` over the events in the fiducial
     volume (the error the vertex adds to each corrected energy). Each bootstrap replica
     resamples the events of every energy (``events["k"]``) and draws the model anew, so the
-    errors hold both statistics. Every energy needs 20 events in the fiducial volume (the
-    peak fit of :func:`nonuniformity.resolution_points`).
+    errors hold both statistics. With tens of events per energy a peak fit is not stable: σ/E
+    of every energy is the rms of its corrected energies over their mean (error
+    ``σ/E / sqrt(2 (n - 1))``), for the direct and the model vertices alike.
     """
     validate.generator("rng", rng)
     n_boot = validate.integer("n_boot", n_boot, 2, 10**4)
@@ -251,7 +271,7 @@ def paired_validation(gmap, y0: float, events: dict, pe, expected, r_fv: float, 
         sub = {k: np.asarray(events[k])[idx] for k in ("k", "e_vis", "x_true")}
         fv = np.linalg.norm(x_rec[idx], axis=1) < r_fv
         e = nu.correct(pe[idx], x_rec[idx], gmap, y0)
-        fit = nu.fit_eq1(nu.resolution_points(e[fv], sub["k"][fv]))
+        fit = nu.fit_eq1(_rms_points(e[fv], sub["k"][fv]))
         ok = sub["e_vis"] > 0
         ratio = nu.correct(expected[idx][ok], x_rec[idx][ok], gmap, y0) / sub["e_vis"][ok]
         res = nu.residual_nonuniformity(ratio, sub["x_true"][ok], r_fv, shape=shape)["residual"]
@@ -264,6 +284,9 @@ def paired_validation(gmap, y0: float, events: dict, pe, expected, r_fv: float, 
     direct = stats(every, x_direct)
     model = np.mean([stats(every, draw(r)) for r in rng.spawn(5)], axis=0)
     groups = [np.flatnonzero(np.asarray(events["k"]) == k) for k in np.unique(events["k"])]
+    if min(g.size for g in groups) < 10:
+        raise ValueError(f"events: every energy (events['k']) needs at least 10 events, got "
+                         f"{min(g.size for g in groups)}")
     boot = []
     for r in rng.spawn(n_boot):  # a bootstrap stratified by energy: a hundred small fits
         idx = np.concatenate([r.choice(g, g.size) for g in groups])

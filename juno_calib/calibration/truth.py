@@ -18,7 +18,8 @@ more reaches the calibration (:mod:`juno_calib.calibration.nonuniformity`):
 * **Positrons** (:func:`positron_events`): IBD-like positrons uniform in the LS, simulated with
   :func:`juno_calib.particles.events.simulate_positrons`, the light of every deposit from the
   true detector; the reconstructed vertex is the true one smeared by a Gaussian of per-axis
-  width ``vertex_resolution_1mev / sqrt(E_vis / MeV)``.
+  width ``vertex_resolution_1mev / sqrt(E_vis / MeV)`` (chapter 5 can replace it with the
+  reconstruction's residuals: :mod:`juno_calib.calibration.vertex_model`).
 * **Spallation n-H captures** (:func:`spallation_voxels`): the peak position of the n-H
   gammas of cosmic-muon spallation neutrons in voxels of the reconstructed vertex, with the
   statistical error of a peak of the measured width and the number of captures in the voxel.
