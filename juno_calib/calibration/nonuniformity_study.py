@@ -135,6 +135,11 @@ class VertexSettings:
     :class:`juno_calib.calibration.vertex_model.SampleSpec`, cached on disk), in the radial bins
     ``r_edges_m`` (m); ``vertex_resolution_1mev_cm`` is then unused. The ensemble's sweep of ā
     vs the vertex resolution varies ``vertex_resolution_1mev_cm`` in the smeared mode.
+
+    In an ensemble, build the model once with a fixed generator (``vertex_model(settings,
+    rng=make_rng(model_seed), r_ls=...)``: the cached sample is keyed by the generator's state,
+    so a fresh generator per toy would rebuild it, ~1 min of CPU each) and give each toy's own
+    generator to :func:`event_vertices`, which draws the residuals.
     """
 
     vertex_mode: str = "smeared"
