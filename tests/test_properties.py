@@ -43,7 +43,7 @@ from juno_calib.detector import optics as opt
 from juno_calib.detector import timing as tmg
 from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
-from juno_calib.particles import beta, events, gamma, scintillator, visible
+from juno_calib.particles import beta, capsule, events, gamma, scintillator, visible
 from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
@@ -218,6 +218,19 @@ def test_light_model(property_log, scint, t):
         out = call(property_log, fn, t, scint)
         if out is not None:
             assert finite(out) and np.all(out >= 0), fn.__name__
+
+
+@given(t=array_of(0.0, 40.0))
+def test_capsule_leptons(property_log, scint, t):
+    for fn in (capsule.radiation_yield, capsule.csda_range):
+        out = call(property_log, fn, t, scint)
+        if out is not None:
+            assert finite(out) and np.all(out >= 0), fn.__name__
+    out = call(property_log, capsule.lepton_through_capsule, t, np.zeros(np.shape(t), bool), scint)
+    if out is not None:
+        t_out, rad = out
+        assert finite(t_out, rad) and np.all(t_out >= 0) and np.all(rad >= 0)
+        assert np.all(t_out + rad <= np.atleast_1d(np.asarray(t, float)) + 1e-12), "no energy created"
 
 
 @given(t=array_of(1e-3, 20.0), z=scalar(0.0, 100.0), e0=scalar(0.1, 20.0))

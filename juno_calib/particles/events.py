@@ -12,7 +12,8 @@ Models stated here:
 * Gammas: the vectorised cascade of :mod:`juno_calib.particles.gamma`, isotropic start directions.
 * Sources (simulated by :mod:`juno_calib.hardware.sources` with these generators): each event
   picks one decay branch; its gammas start at the source (isotropic; the two 68Ge annihilation
-  gammas back to back). 68Ge positrons stop in the capsule (no positron light).
+  gammas back to back). 68Ge positrons stop in the capsule (no positron light). E0 pairs (the
+  6.049 MeV 0+ state of 16O in Am-C) start as e+e- in the capsule: :func:`emit_pairs`.
 * Capsule (``capsule=True``): a steel shell of thickness ``capsule_thickness``. A gamma
   interacts in it with probability ``1 - exp(-mu(E) t)`` (mu from the NIST iron table). An
   interacting gamma is absorbed with probability ``1 - mu_KN/mu`` (photo-absorption, pair), else
@@ -37,6 +38,7 @@ import numpy as np
 from ..core import units, validate
 from ..core.params import check_choice
 from .beta import B12Decay, sample_b12
+from .capsule import _lepton_through_capsule
 from .gamma import (
     _compton_cascade,
     _isotropic_directions,
@@ -323,6 +325,82 @@ def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, ti
         e, ev, pos, dirs = e[keep], ev[keep], pos[keep], dirs[keep]
     dep = _gamma_deposits(e, pos, dirs, ev, n_events, rng=rng, scint=scint, r_ls=r_ls, time=time)
     return dataclasses.replace(dep, escaped=dep.escaped + lost), choice
+
+
+def emit_pairs(branches, choice, position, *, rng, scint, r_ls, capsule, time=None):
+    """E0 e+e- pairs of the chosen branches, emitted at ``position`` (3,) inside the capsule.
+
+    Kernel of :func:`juno_calib.hardware.sources.simulate_source` (trusts its inputs); returns
+    ``None`` when no chosen branch has ``pairs`` (then no random number is drawn).
+
+    Model: the pair's kinetic energy ``E - 2 m_e`` is shared with a uniform fraction (as the
+    cascade's pair production; the Born-approximation E0 spectrum favours equal sharing, which
+    lets less energy through the wall). Each lepton, isotropic, crosses the capsule wall
+    (:func:`juno_calib.particles.capsule.lepton_through_capsule`, straight-path CSDA: an upper
+    bound on what gets through). Its bremsstrahlung is one photon of the radiated energy along
+    the lepton's direction, passed through the capsule (photons below the lowest energy of the
+    iron attenuation table are absorbed). A positron stopped in the wall annihilates at rest
+    into two back-to-back 0.511 MeV gammas that cross the wall; a lepton that leaves the wall
+    deposits its remaining kinetic energy in the LS at the source position (a positron then
+    annihilates there). Without ``capsule`` the leptons deposit all their kinetic energy in the LS.
+    """
+    energies, events = [], []
+    for i, br in enumerate(branches):  # a handful of branches, not events
+        idx = np.flatnonzero(choice == i)
+        for e in br.pairs:
+            energies.append(np.full(idx.size, e))
+            events.append(idx)
+    if not energies or not sum(a.size for a in energies):
+        return None
+    e, ev = np.concatenate(energies), np.concatenate(events)
+    n_events = choice.size
+    kinetic = e - 2 * ELECTRON_MASS
+    share = rng.random(e.size)
+    t = np.concatenate([kinetic * share, kinetic * (1 - share)])   # e+ then e-
+    is_pos = np.repeat([True, False], e.size)
+    lev = np.concatenate([ev, ev])
+    dirs = _isotropic_directions(t.size, rng=rng)
+    if capsule:
+        t_out, radiated = _lepton_through_capsule(t, is_pos, scint)
+    else:
+        t_out, radiated = t.copy(), np.zeros(t.size)
+    lost = np.bincount(lev, weights=t - t_out - radiated, minlength=n_events)
+    pos = np.asarray(position, dtype=float).reshape(3)
+    # gammas that start inside the capsule: bremsstrahlung, annihilation of stopped positrons
+    stopped = is_pos & (t_out <= 0)
+    g_e = [radiated[radiated > 0]]
+    g_dir = [dirs[radiated > 0]]
+    g_ev = [lev[radiated > 0]]
+    ann_dir = _isotropic_directions(int(stopped.sum()), rng=rng)
+    g_e += [np.full(2 * ann_dir.shape[0], ELECTRON_MASS)]
+    g_dir += [ann_dir, -ann_dir]
+    g_ev += [lev[stopped], lev[stopped]]
+    g_e, g_dir, g_ev = np.concatenate(g_e), np.concatenate(g_dir), np.concatenate(g_ev)
+    if capsule:
+        too_soft = g_e < scint.capsule_mu_energy[0]
+        np.add.at(lost, g_ev[too_soft], g_e[too_soft])
+        g_e, g_dir, g_ev = g_e[~too_soft], g_dir[~too_soft], g_ev[~too_soft]
+        g_e, g_dir, loss = _capsule_transport(g_e, g_dir.copy(), rng=rng, scint=scint)
+        np.add.at(lost, g_ev, loss)
+        keep = g_e > 0
+        g_e, g_dir, g_ev = g_e[keep], g_dir[keep], g_ev[keep]
+    # leptons that reach the LS: local deposits; a positron annihilates at rest there
+    out = t_out > 0
+    lep = Deposits(n_events, lev[out], np.broadcast_to(pos, (int(out.sum()), 3)).copy(), t_out[out],
+                   np.where(is_pos[out], positron_visible(t_out[out], scint),
+                            electron_visible(t_out[out], scint)),
+                   np.zeros(int(out.sum())), np.zeros(n_events))
+    free = is_pos & out
+    ann_ls = _isotropic_directions(int(free.sum()), rng=rng)
+    g_e = np.concatenate([g_e, np.full(2 * ann_ls.shape[0], ELECTRON_MASS)])
+    g_dir = np.concatenate([g_dir, ann_ls, -ann_ls])
+    g_ev = np.concatenate([g_ev, lev[free], lev[free]])
+    gam = _gamma_deposits(g_e, np.broadcast_to(pos, (g_e.size, 3)).copy(), g_dir, g_ev, n_events,
+                          rng=rng, scint=scint, r_ls=r_ls, time=time)
+    merged = merge_deposits([lep, gam], n_events)
+    if time is not None:
+        merged = dataclasses.replace(merged, time=np.asarray(time)[merged.event])
+    return dataclasses.replace(merged, escaped=merged.escaped + lost)
 
 
 def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: Scintillator,

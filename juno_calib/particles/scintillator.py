@@ -105,6 +105,9 @@ class Scintillator(ParamSet):
     capsule_mu_energy: tuple
     capsule_mu_rho: tuple
     capsule_z_over_a: float
+    capsule_atomic_number: float
+    capsule_mean_excitation: float
+    capsule_brems_yield_k: float
 
     def __post_init__(self):
         check_range("density", self.density, 0, 10 * units.g / units.cm**3,
@@ -117,7 +120,8 @@ class Scintillator(ParamSet):
         for name in ("atomic_weight_h", "atomic_weight_c", "excitation_energy_h",
                      "excitation_energy_c", "npe_scint", "cherenkov_e0", "light_table_e_min",
                      "pair_fit_e_min", "capture_time",
-                     "thermal_neutron_speed", "capsule_density", "capsule_z_over_a"):
+                     "thermal_neutron_speed", "capsule_density", "capsule_z_over_a",
+                     "capsule_atomic_number", "capsule_mean_excitation"):
             check_range(name, getattr(self, name), 0, lo_open=True)
         check_range("birks_kb", self.birks_kb, 0, 0.1 * units.g / units.cm**2 / units.MeV,
                     unit="g/cm2/MeV")
@@ -129,7 +133,7 @@ class Scintillator(ParamSet):
         check_range("gamma_cutoff_energy", self.gamma_cutoff_energy, 1 * units.keV,
                     200 * units.keV, unit="keV")
         for name in ("capture_xs_h", "capture_xs_c", "thermal_diffusion_coefficient",
-                     "fermi_age", "capsule_thickness"):
+                     "fermi_age", "capsule_thickness", "capsule_brems_yield_k"):
             check_range(name, getattr(self, name), 0)
         for name in ("pair_coeff_f1", "pair_coeff_f2", "pair_coeff_f3"):
             if len(getattr(self, name)) != 6:
