@@ -8,7 +8,10 @@ visible-energy equivalent ``e_vis`` (:mod:`juno_calib.particles.visible`, normal
 Models stated here:
 
 * Electrons deposit at their start point (range mm–cm). Positrons: kinetic e_vis at the
-  start point plus two back-to-back 0.511 MeV gammas followed by the cascade.
+  start point plus two annihilation gammas followed by the cascade; in flight (Heitler,
+  :mod:`juno_calib.particles.annihilation`) the track ends early and the gammas carry the rest
+  of the kinetic energy, otherwise two back-to-back 0.511 MeV gammas. (Positrons of pair
+  production inside the gamma cascade still annihilate at rest.)
 * Gammas: the vectorised cascade of :mod:`juno_calib.particles.gamma`, isotropic start directions.
 * Sources (simulated by :mod:`juno_calib.hardware.sources` with these generators): each event
   picks one decay branch; its gammas start at the source (isotropic; the two 68Ge annihilation
@@ -37,6 +40,7 @@ import numpy as np
 
 from ..core import units, validate
 from ..core.params import check_choice
+from .annihilation import _sample_annihilation_energy, _sample_photons, in_flight_probability
 from .beta import B12Decay, sample_b12
 from .capsule import _lepton_through_capsule
 from .gamma import (
@@ -219,22 +223,93 @@ def simulate_gammas(energy, positions, *, rng: np.random.Generator, scint: Scint
 
 def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintillator,
                        geometry) -> Deposits:
-    """Positrons: kinetic deposit at the vertex + two back-to-back 0.511 MeV gammas.
+    """Positrons: the kinetic deposit at the vertex and the two annihilation gammas.
 
-    Annihilation at rest (in-flight annihilation, ~1-2% at MeV energies, is neglected).
+    The positron annihilates in flight with the probability of
+    :mod:`juno_calib.particles.annihilation` (Heitler's cross-section along the slowing-down
+    path): its track then ends at the kinetic energy ``T_a`` drawn from that process, the
+    deposit is ``T - T_a`` with the light ``positron_visible(T) - positron_visible(T_a)``, and the
+    two gammas share ``T_a + 2 m_e`` with Heitler's energy and angle distribution about the
+    positron's direction (isotropic: multiple scattering has randomised it). Otherwise it stops
+    and annihilates at rest into two back-to-back 0.511 MeV gammas. The track is a point (cm).
     """
     _check_common(rng, scint)
     t = _kinetic("t", t, scint)
     n = t.size
     r_ls = ls_radius(geometry)
     pos = _positions(positions, n, r_ls)
-    kin = Deposits(n, np.arange(n), pos, t.copy(), positron_visible(t, scint), np.zeros(n),
-                   np.zeros(n))
+    return _simulate_positrons(t, pos, np.arange(n), n, rng=rng, scint=scint, r_ls=r_ls)
+
+
+def _simulate_positrons(t, pos, event, n_events, *, rng, scint, r_ls) -> Deposits:
+    """Kernel of :func:`simulate_positrons` for positrons ``t`` at ``pos`` (n, 3) of ``event``."""
+    n = t.size
     d = _isotropic_directions(n, rng=rng)
-    ann = _gamma_deposits(np.full(2 * n, ELECTRON_MASS), np.concatenate([pos, pos]),
-                          np.concatenate([d, -d]), np.tile(np.arange(n), 2), n, rng=rng,
+    t_ann = _sample_annihilation_energy(t, rng=rng, scint=scint)   # no draw when switched off
+    kin = Deposits(n_events, event, pos, t - t_ann,
+                   positron_visible(t, scint) - positron_visible(t_ann, scint),
+                   np.zeros(n), np.zeros(n_events))
+    e_a, e_b = np.full(n, ELECTRON_MASS), np.full(n, ELECTRON_MASS)
+    dir_a, dir_b = d, -d
+    flight = t_ann > 0
+    if flight.any():
+        ea, eb, ca, cb = _sample_photons(t_ann[flight], rng=rng)
+        phi = rng.uniform(0.0, 2 * np.pi, ea.size)
+        e_a[flight], e_b[flight] = ea, eb
+        dir_a, dir_b = d.copy(), -d
+        dir_a[flight] = _rotate(d[flight], ca, phi)
+        dir_b[flight] = _rotate(d[flight], cb, phi + np.pi)
+    ann = _gamma_deposits(np.concatenate([e_a, e_b]), np.concatenate([pos, pos]),
+                          np.concatenate([dir_a, dir_b]), np.tile(event, 2), n_events, rng=rng,
                           scint=scint, r_ls=r_ls)
-    return merge_deposits([kin, ann], n)
+    return merge_deposits([kin, ann], n_events)
+
+
+def mean_positron_visible(t, *, rng: np.random.Generator, scint: Scintillator, geometry,
+                          n_annihilation: int, n_in_flight: int) -> np.ndarray:
+    """Mean visible energy (MeV) of positrons of kinetic energy ``t`` at the centre, gammas contained.
+
+    ``positron_visible(t) + A + P(t) * D(t)``: ``A`` is the mean light of two contained 0.511 MeV
+    gammas (``n_annihilation`` pairs), ``P`` the in-flight probability and ``D`` the mean change
+    of an in-flight annihilation (shorter track, harder gammas) over ``n_in_flight`` forced
+    in-flight samples per energy: the rare process is sampled directly, so its small
+    contribution carries little statistical noise. Used by the true detector's positron curve.
+
+    Parameters
+    ----------
+    t : (k,) array_like
+        Kinetic energies, MeV, in [0, ``scint.light_table_e_max``].
+    rng : numpy.random.Generator
+    scint : Scintillator
+    geometry : Geometry (``r_ls``)
+    n_annihilation, n_in_flight : int
+        Sample sizes (>= 100 and >= 0).
+    """
+    _check_common(rng, scint)
+    t = _kinetic("t", t, scint)
+    r_ls = ls_radius(geometry)
+    n_ann = validate.integer("n_annihilation", n_annihilation, 100, 10**8)
+    m = validate.integer("n_in_flight", n_in_flight, 0, 10**7)
+    rest = _simulate_positrons(np.zeros(n_ann), np.zeros((n_ann, 3)), np.arange(n_ann), n_ann,
+                               rng=rng, scint=scint, r_ls=r_ls)
+    contained = rest.escaped == 0
+    a = float(rest.per_event()[contained].mean())
+    p = np.asarray(in_flight_probability(t, scint))
+    if m == 0 or not np.any(p > 0):
+        return positron_visible(t, scint) + a
+    t_rep = np.repeat(t, m)
+    ta = _sample_annihilation_energy(t_rep, rng=rng, scint=scint, in_flight_only=True)
+    ea, eb, ca, cb = _sample_photons(ta, rng=rng)
+    d = _isotropic_directions(ta.size, rng=rng)
+    phi = rng.uniform(0.0, 2 * np.pi, ta.size)
+    dirs = np.concatenate([_rotate(d, ca, phi), _rotate(d, cb, phi + np.pi)])
+    ev = np.arange(ta.size)
+    gam = _gamma_deposits(np.concatenate([ea, eb]), np.zeros((2 * ta.size, 3)), dirs,
+                          np.tile(ev, 2), ta.size, rng=rng, scint=scint, r_ls=r_ls)
+    change = gam.per_event() - positron_visible(ta, scint) - a
+    ok = (gam.escaped == 0).reshape(t.size, m)
+    delta = np.where(ok, change.reshape(t.size, m), 0.0).sum(1) / np.maximum(ok.sum(1), 1)
+    return positron_visible(t, scint) + a + p * delta
 
 
 def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Scintillator):
@@ -341,8 +416,9 @@ def emit_pairs(branches, choice, position, *, rng, scint, r_ls, capsule, time=No
     the lepton's direction, passed through the capsule (photons below the lowest energy of the
     iron attenuation table are absorbed). A positron stopped in the wall annihilates at rest
     into two back-to-back 0.511 MeV gammas that cross the wall; a lepton that leaves the wall
-    deposits its remaining kinetic energy in the LS at the source position (a positron then
-    annihilates there). Without ``capsule`` the leptons deposit all their kinetic energy in the LS.
+    deposits its remaining kinetic energy in the LS at the source position (a positron is
+    followed by :func:`simulate_positrons`' kernel, annihilation in flight included). Without
+    ``capsule`` the leptons deposit all their kinetic energy in the LS.
     """
     energies, events = [], []
     for i, br in enumerate(branches):  # a handful of branches, not events
@@ -384,20 +460,18 @@ def emit_pairs(branches, choice, position, *, rng, scint, r_ls, capsule, time=No
         np.add.at(lost, g_ev, loss)
         keep = g_e > 0
         g_e, g_dir, g_ev = g_e[keep], g_dir[keep], g_ev[keep]
-    # leptons that reach the LS: local deposits; a positron annihilates at rest there
-    out = t_out > 0
-    lep = Deposits(n_events, lev[out], np.broadcast_to(pos, (int(out.sum()), 3)).copy(), t_out[out],
-                   np.where(is_pos[out], positron_visible(t_out[out], scint),
-                            electron_visible(t_out[out], scint)),
-                   np.zeros(int(out.sum())), np.zeros(n_events))
-    free = is_pos & out
-    ann_ls = _isotropic_directions(int(free.sum()), rng=rng)
-    g_e = np.concatenate([g_e, np.full(2 * ann_ls.shape[0], ELECTRON_MASS)])
-    g_dir = np.concatenate([g_dir, ann_ls, -ann_ls])
-    g_ev = np.concatenate([g_ev, lev[free], lev[free]])
+    # leptons that reach the LS: an electron deposits locally, a positron is followed like any
+    # positron (annihilation in flight or at rest)
+    out_e = (t_out > 0) & ~is_pos
+    lep = Deposits(n_events, lev[out_e], np.broadcast_to(pos, (int(out_e.sum()), 3)).copy(),
+                   t_out[out_e], electron_visible(t_out[out_e], scint), np.zeros(int(out_e.sum())),
+                   np.zeros(n_events))
+    free = is_pos & (t_out > 0)
+    pos_ls = _simulate_positrons(t_out[free], np.broadcast_to(pos, (int(free.sum()), 3)).copy(),
+                                 lev[free], n_events, rng=rng, scint=scint, r_ls=r_ls)
     gam = _gamma_deposits(g_e, np.broadcast_to(pos, (g_e.size, 3)).copy(), g_dir, g_ev, n_events,
                           rng=rng, scint=scint, r_ls=r_ls, time=time)
-    merged = merge_deposits([lep, gam], n_events)
+    merged = merge_deposits([lep, pos_ls, gam], n_events)
     if time is not None:
         merged = dataclasses.replace(merged, time=np.asarray(time)[merged.event])
     return dataclasses.replace(merged, escaped=merged.escaped + lost)

@@ -94,6 +94,7 @@ class Scintillator(ParamSet):
     pair_coeff_f2: tuple
     pair_coeff_f3: tuple
     pair_fit_e_min: float
+    in_flight_annihilation_scale: float
     capture_xs_h: float
     capture_xs_c: float
     capture_time: float
@@ -126,6 +127,7 @@ class Scintillator(ParamSet):
         check_range("birks_kb", self.birks_kb, 0, 0.1 * units.g / units.cm**2 / units.MeV,
                     unit="g/cm2/MeV")
         check_range("cherenkov_weight", self.cherenkov_weight, 0, 10)
+        check_range("in_flight_annihilation_scale", self.in_flight_annihilation_scale, 0, 10)
         check_range("light_table_e_max", self.light_table_e_max, 2 * self.light_table_e_min,
                     1 * units.GeV, unit="MeV")
         check_range("light_table_points", self.light_table_points, 100, 10**6)
