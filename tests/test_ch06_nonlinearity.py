@@ -52,7 +52,7 @@ def test_annihilation_in_flight_is_glued_from_the_library(glued):
     from juno_calib.particles.scintillator import Scintillator
 
     p7 = float(in_flight_probability(7.0, Scintillator.load()))
-    assert glued["p_flight_7mev_pct"] == pytest.approx(100 * p7, rel=1e-6)
+    assert glued["p_flight_7mev_pct"] == pytest.approx(100 * p7, rel=1e-3), "interpolated on the figure grid"
     assert 5.0 < glued["p_flight_7mev_pct"] < 20.0, "Heitler along the path: several percent at 5-8 MeV"
     # the gammas take over part of the kinetic energy: the response moves by << 1%, downwards
     # (gammas of a few MeV give slightly less light than a positron track of the same energy)
