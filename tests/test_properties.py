@@ -43,7 +43,7 @@ from juno_calib.detector import optics as opt
 from juno_calib.detector import timing as tmg
 from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
-from juno_calib.particles import annihilation, beta, capsule, events, gamma, scintillator, visible
+from juno_calib.particles import annihilation, beta, capsule, events, gamma, neutron, scintillator, visible
 from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
@@ -240,6 +240,16 @@ def test_annihilation_in_flight(property_log, scint, t, seed):
              n_annihilation=200, n_in_flight=5)
     if m is not None:
         assert finite(m) and np.all(m > 0)
+
+
+@given(e=array_of(0.0, 30.0), e0=scalar(0.0, 30.0), n=counts(60), seed=SEEDS)
+def test_neutron_slowing_down(property_log, scint, e, e0, n, seed):
+    s = call(property_log, neutron.np_cross_section, e, scint)
+    if s is not None:
+        assert finite(s) and np.all(s > 0)
+    tau = call(property_log, neutron.slowing_down_age, e0, n, rng=make_rng(seed), scint=scint)
+    if tau is not None:
+        assert math.isfinite(tau) and tau >= 0
 
 
 @given(t=array_of(0.0, 40.0))

@@ -45,7 +45,7 @@ def radiation_yield(t, scint: Scintillator) -> np.ndarray:
 
     >>> from juno_calib.particles.scintillator import Scintillator
     >>> round(float(radiation_yield(2.5, Scintillator.load())), 4)
-    0.0376
+    0.0375
     """
     t = validate.energies("t", t, 0.0, T_MAX_LEPTON)
     _check_scint(scint)
