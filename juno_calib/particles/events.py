@@ -25,11 +25,12 @@ Models stated here:
   low-energy tail.
 * Neutrons (Am-Be, Am-C): captured away from the source. Age–diffusion model: the capture
   point is displaced by a 3-D Gaussian with per-axis variance ``2 (tau + L^2)``, Fermi age
-  ``tau`` (data: the slowing-down Monte Carlo of :mod:`juno_calib.particles.neutron` for
-  4.2 MeV neutrons, approx.) and thermal diffusion length ``L^2 = D v tau_c`` (data); capture
-  on H or C with the fractions of :attr:`Scintillator.capture_fraction_h`; capture gammas from the ``nH`` and
-  ``nC12`` sources; capture time exponential with ``capture_time``. Captures outside the LS
-  give no deposits (their energy is counted as escaped). The neutron's own quenched
+  ``tau`` (data; ``fermi_age_amc_estimate`` is the slowing-down Monte Carlo's value for 4.2 MeV
+  neutrons, :mod:`juno_calib.particles.neutron`) and thermal diffusion length
+  ``L^2 = D v tau_c`` (data); capture on H or C with the fractions of
+  :attr:`Scintillator.capture_fraction_h`; capture gammas from the ``nH`` and ``nC12`` sources;
+  capture time exponential with ``capture_time``. Captures outside the LS give no deposits (their
+  energy is counted as escaped). The neutron's own quenched
   proton-recoil light in the prompt event is *not* included.
 """
 

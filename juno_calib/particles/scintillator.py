@@ -101,6 +101,7 @@ class Scintillator(ParamSet):
     thermal_neutron_speed: float
     thermal_diffusion_coefficient: float
     fermi_age: float
+    fermi_age_amc_estimate: float
     np_triplet_length: float
     np_triplet_range: float
     np_singlet_length: float
@@ -141,7 +142,8 @@ class Scintillator(ParamSet):
         check_range("gamma_cutoff_energy", self.gamma_cutoff_energy, 1 * units.keV,
                     200 * units.keV, unit="keV")
         for name in ("capture_xs_h", "capture_xs_c", "thermal_diffusion_coefficient",
-                     "fermi_age", "capsule_thickness", "capsule_brems_yield_k", "neutron_xs_c",
+                     "fermi_age", "fermi_age_amc_estimate", "capsule_thickness", "capsule_brems_yield_k",
+                     "neutron_xs_c",
                      "neutron_age_end_energy", "np_triplet_length", "np_triplet_range",
                      "np_singlet_range"):
             check_range(name, getattr(self, name), 0)
