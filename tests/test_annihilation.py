@@ -19,12 +19,8 @@ from juno_calib.particles.annihilation import (
     sample_photons,
 )
 from juno_calib.particles.events import mean_positron_visible, simulate_gammas, simulate_positrons
-from juno_calib.particles.scintillator import (
-    CLASSICAL_ELECTRON_RADIUS,
-    ELECTRON_MASS,
-    Scintillator,
-    collision_stopping_power,
-)
+from juno_calib.core.constants import CLASSICAL_ELECTRON_RADIUS, ELECTRON_MASS
+from juno_calib.particles.scintillator import Scintillator, collision_stopping_power
 from juno_calib.particles.visible import positron_visible
 
 GEO = SimpleNamespace(r_ls=17700.0)

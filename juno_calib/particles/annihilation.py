@@ -37,13 +37,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..core import validate
-from .scintillator import (
-    CLASSICAL_ELECTRON_RADIUS,
-    ELECTRON_MASS,
-    T_MIN_BETHE,
-    Scintillator,
-    _collision_stopping_power,
-)
+from ..core.constants import CLASSICAL_ELECTRON_RADIUS, ELECTRON_MASS
+from .scintillator import T_MIN_BETHE, Scintillator, _collision_stopping_power
 
 _N_TABLE = 2000
 

@@ -26,11 +26,12 @@ import math
 
 import numpy as np
 
-from ..core import validate
-from .scintillator import AVOGADRO, Scintillator
+from ..core import units, validate
+from ..core.constants import AVOGADRO, HBAR_C
+from .scintillator import Scintillator
 
-#: hbar c (MeV fm) and the neutron mass (MeV), CODATA 2018
-HBARC_MEV_FM = 197.3269804
+#: hbar c in MeV fm (core.constants) and the neutron mass (MeV, CODATA 2018)
+HBARC_MEV_FM = HBAR_C / (units.MeV * 1e-12 * units.mm)
 NEUTRON_MASS = 939.56542052
 _FM2_TO_MM2 = 1e-24  # 1 fm^2 = 1e-26 cm^2 = 1e-24 mm^2
 _BARN_TO_MM2 = 1e-22
