@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
+from juno_calib.core.constants import CLASSICAL_ELECTRON_RADIUS, ELECTRON_MASS
 from juno_calib.core.rng import make_rng
 from juno_calib.particles.annihilation import (
     heitler_cross_section,
@@ -19,7 +20,6 @@ from juno_calib.particles.annihilation import (
     sample_photons,
 )
 from juno_calib.particles.events import mean_positron_visible, simulate_gammas, simulate_positrons
-from juno_calib.core.constants import CLASSICAL_ELECTRON_RADIUS, ELECTRON_MASS
 from juno_calib.particles.scintillator import Scintillator, collision_stopping_power
 from juno_calib.particles.visible import positron_visible
 

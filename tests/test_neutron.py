@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from juno_calib.core import units
+from juno_calib.core.constants import AVOGADRO
 from juno_calib.core.rng import make_rng
 from juno_calib.particles.neutron import np_cross_section, slowing_down_age
-from juno_calib.core.constants import AVOGADRO
 from juno_calib.particles.scintillator import Scintillator
 
 BARN = 1e-22  # mm^2

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import ELECTRON_MASS
 from ..core.params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
 from ..particles.events import (
     PARTS,
@@ -44,7 +45,7 @@ from ..particles.events import (
     ls_radius,
     merge_deposits,
 )
-from ..particles.scintillator import ELECTRON_MASS, Scintillator
+from ..particles.scintillator import Scintillator
 
 NAMES = ("Cs137", "Mn54", "Co60", "K40", "Ge68", "AmBe", "AmC", "nH", "nC12")
 KINDS = ("gamma", "positron", "neutron", "capture")

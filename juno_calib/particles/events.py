@@ -41,6 +41,7 @@ import dataclasses
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import AVOGADRO, ELECTRON_MASS
 from ..core.params import check_choice
 from .annihilation import _sample_annihilation_energy, _sample_photons, in_flight_probability
 from .beta import B12Decay, sample_b12
@@ -53,7 +54,7 @@ from .gamma import (
     _sample_compton,
     _unit_vectors,
 )
-from .scintillator import AVOGADRO, ELECTRON_MASS, Scintillator
+from .scintillator import Scintillator
 from .visible import electron_visible, positron_visible
 
 PARTS = ("all", "prompt", "capture")
