@@ -36,6 +36,11 @@ def test_ch02_glues_the_plan_split(run_fast):
         plan.count("ACU"), plan.count("CLS"), plan.count("GT"))
     assert g["n_points_acu"] + g["n_points_cls"] + g["n_points_gt"] == g["n_points_total"]
     assert 0.99 < g["capture_h"] < 0.995, "n-H capture fraction in LAB"
+    # Am-C's 6.049 MeV 0+ state decays by an E0 pair (TUNL A=16): no line beside the 6.13 MeV peak
+    assert g["amc_6mev_window_after"] < g["amc_6mev_window_before"] - 0.05
+    assert g["amc_pair_dep_max_stopped"] <= 2 * 0.51099895 + g["amc_brems_bound"] + 1e-9, (
+        "leptons stopped in the capsule: only the two 0.511 MeV gammas and bremsstrahlung get out")
+    assert g["amc_pair_evis_mean_stopped"] < g["amc_pair_evis_mean"] < 6.049
 
 
 @pytest.mark.notebook

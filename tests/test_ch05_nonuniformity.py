@@ -86,3 +86,14 @@ def test_bad_parameters_are_rejected_before_running():
     with pytest.raises(ValueError, match="vertex"):
         ch.resolve({"vertex": "exact"})
     assert ch.resolve({"vertex": "reconstructed"})["vertex"] == "reconstructed"
+
+
+def test_neutron_age_is_a_parameter_inside_its_monte_carlo_bracket(glued):
+    # the Fermi age of Am-C neutrons (approx., data) lies between the slowing-down Monte Carlo's
+    # bounds; it displaces the captures further than the old fission-in-water 27 cm2
+    assert glued["tau_mc_carbon_cm2"] < glued["fermi_age_used_cm2"] < glued["tau_mc_no_carbon_cm2"]
+    assert glued["capture_rms_after_cm"] > glued["capture_rms_before_cm"]
+    for key in ("edge_visible", "edge_full", "gt_inside"):
+        for when in ("before", "after"):
+            assert 0.0 <= glued[f"{key}_{when}"] <= 1.0
+    assert glued["edge_visible_after"] < 1.0, "near the acrylic some capture light is lost"

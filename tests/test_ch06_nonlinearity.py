@@ -45,3 +45,16 @@ def test_chain_diagnostics(glued):
     assert glued["n_eff_min"] > 50, "even the --fast chains give tens of independent samples"
     assert glued["chain_over_tau"] == pytest.approx(glued["n_steps_used"] / glued["tau_max"])
     assert 0.15 < glued["acceptance"] < 0.8, "stretch-move acceptance"
+
+
+def test_annihilation_in_flight_is_glued_from_the_library(glued):
+    from juno_calib.particles.annihilation import in_flight_probability
+    from juno_calib.particles.scintillator import Scintillator
+
+    p7 = float(in_flight_probability(7.0, Scintillator.load()))
+    assert glued["p_flight_7mev_pct"] == pytest.approx(100 * p7, rel=1e-3), "interpolated on the figure grid"
+    assert 5.0 < glued["p_flight_7mev_pct"] < 20.0, "Heitler along the path: several percent at 5-8 MeV"
+    # the gammas take over part of the kinetic energy: the response moves by << 1%, downwards
+    # (gammas of a few MeV give slightly less light than a positron track of the same energy)
+    assert -0.2 < glued["flight_shift_8mev_pct"] < 0.0
+    assert abs(glued["nl_bias_max_positron_pct"] - glued["nl_bias_max_positron_at_rest_pct"]) < 0.2

@@ -107,3 +107,39 @@ def test_b12_energy_is_beta_plus_gamma(scint, rng):
     d = simulate_b12(5000, [0, 0, 0], rng=rng, scint=scint, geometry=GEO)
     assert d.per_event("energy").max() < 13.369 + 1e-9
     assert np.all(d.escaped == 0)
+
+
+def test_amc_e0_state_emits_a_pair_not_a_gamma(scint, rng):
+    """16O(0+, 6.049 MeV) -> 0+ g.s. is an E0 transition: no 6.049 MeV gamma (TUNL A=16, Tilley
+    et al. 1993). What reaches the LS is bounded by the CSDA straight-path leakage, two 0.511 MeV
+    gammas and the thick-target bremsstrahlung yield Y(T) T of one lepton carrying all of T."""
+    import dataclasses
+
+    from juno_calib.hardware.sources import Emission
+    from juno_calib.particles.capsule import csda_range, lepton_through_capsule, radiation_yield
+
+    amc = get_source("AmC")
+    assert not any(abs(e - 6.0494) < 0.01 for e in amc.gamma_lines()), "no 6.049 MeV gamma line"
+    (e0,) = [b.pairs for b in amc.branches if b.pairs][0]
+    assert e0 == pytest.approx(6.0494), "TUNL: 16O 0+ level at 6049.4 keV"
+    kinetic = e0 - 2 * ELECTRON_MASS
+    brems = float(radiation_yield(kinetic, scint) * kinetic)   # Y(T) T is convex: bounds the pair's sum
+    pair = get_source("AmC", branches=(Emission(1.0, pairs=(e0,), neutron=True),))
+    # a wall that stops every lepton: only annihilation and bremsstrahlung gammas get out
+    wall = max(float(csda_range(kinetic, scint)), float(csda_range(kinetic, scint, positron=True)))
+    thick = dataclasses.replace(scint, capsule_thickness=wall * 1.001)
+    d = simulate_source(pair, 3000, [0, 0, 0], rng=rng, scint=thick, geometry=GEO, part="prompt")
+    dep = d.per_event("energy")
+    assert np.allclose(dep + d.escaped, e0), "energy conservation"
+    assert dep.max() <= 2 * ELECTRON_MASS + brems + 1e-9, "stopped leptons: <= 2 m_e + bremsstrahlung"
+    assert dep.mean() > 0.5, "the annihilation gammas mostly reach the LS"
+    # the assumed 2 mm wall: add the largest CSDA exit energy of the two leptons over the sharing
+    share = np.linspace(0, 1, 2001)
+    out_p, _ = lepton_through_capsule(kinetic * share, np.ones(share.size, bool), scint)
+    out_e, _ = lepton_through_capsule(kinetic * (1 - share), np.zeros(share.size, bool), scint)
+    leak = float((out_p + out_e).max())
+    d = simulate_source(pair, 3000, [0, 0, 0], rng=rng, scint=scint, geometry=GEO, part="prompt")
+    dep = d.per_event("energy")
+    assert np.allclose(dep + d.escaped, e0), "energy conservation"
+    assert dep.max() <= 2 * ELECTRON_MASS + brems + leak + 1e-3
+    assert np.mean(np.abs(dep - e0) < 0.3) == 0.0, "no event near the old 6.049 MeV line"

@@ -46,7 +46,17 @@ from juno_calib.detector import spe as spem
 from juno_calib.detector import timing as tmg
 from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
-from juno_calib.particles import beta, events, gamma, quenching, scintillator, visible
+from juno_calib.particles import (
+    annihilation,
+    beta,
+    capsule,
+    events,
+    gamma,
+    neutron,
+    quenching,
+    scintillator,
+    visible,
+)
 from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
@@ -224,6 +234,51 @@ def test_light_model(property_log, scint, t):
         out = call(property_log, fn, t, scint)
         if out is not None:
             assert finite(out) and np.all(out >= 0), fn.__name__
+
+
+@given(t=array_of(0.0, 40.0), seed=SEEDS)
+def test_annihilation_in_flight(property_log, scint, t, seed):
+    p = call(property_log, annihilation.in_flight_probability, t, scint)
+    if p is not None:
+        assert finite(p) and np.all((p >= 0) & (p <= 1))
+    ta = call(property_log, annihilation.sample_annihilation_energy, t, rng=make_rng(seed), scint=scint)
+    if ta is not None:
+        assert finite(ta) and np.all((ta >= 0) & (ta <= np.atleast_1d(np.asarray(t, float)) + 1e-12))
+    out = call(property_log, annihilation.sample_photons, t, rng=make_rng(seed))
+    if out is not None:
+        ea, eb, ca, cb = out
+        assert np.allclose(ea + eb, np.atleast_1d(np.asarray(t, float)) + 2 * ELECTRON_MASS)
+        assert np.all((np.abs(ca) <= 1) & (np.abs(cb) <= 1))
+    s = call(property_log, annihilation.heitler_cross_section, t)
+    if s is not None:
+        assert finite(s) and np.all(s > 0)
+    m = call(property_log, events.mean_positron_visible, t, rng=make_rng(seed), scint=scint, geometry=GEO,
+             n_annihilation=200, n_in_flight=5)
+    if m is not None:
+        assert finite(m) and np.all(m > 0)
+
+
+@given(e=array_of(0.0, 30.0), e0=scalar(0.0, 30.0), n=counts(60), seed=SEEDS)
+def test_neutron_slowing_down(property_log, scint, e, e0, n, seed):
+    s = call(property_log, neutron.np_cross_section, e, scint)
+    if s is not None:
+        assert finite(s) and np.all(s > 0)
+    tau = call(property_log, neutron.slowing_down_age, e0, n, rng=make_rng(seed), scint=scint)
+    if tau is not None:
+        assert math.isfinite(tau) and tau >= 0
+
+
+@given(t=array_of(0.0, 40.0))
+def test_capsule_leptons(property_log, scint, t):
+    for fn in (capsule.radiation_yield, capsule.csda_range):
+        out = call(property_log, fn, t, scint)
+        if out is not None:
+            assert finite(out) and np.all(out >= 0), fn.__name__
+    out = call(property_log, capsule.lepton_through_capsule, t, np.zeros(np.shape(t), bool), scint)
+    if out is not None:
+        t_out, rad = out
+        assert finite(t_out, rad) and np.all(t_out >= 0) and np.all(rad >= 0)
+        assert np.all(t_out + rad <= np.atleast_1d(np.asarray(t, float)) + 1e-12), "no energy created"
 
 
 @given(t=array_of(1e-3, 20.0), z=scalar(0.0, 100.0), e0=scalar(0.1, 20.0))

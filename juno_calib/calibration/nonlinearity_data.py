@@ -264,17 +264,16 @@ def b12_data(corrected_pe, *, config: NLFitConfig, a_start: float, n_template: i
                    w_gamma=w[1] / t.size, gamma_line=gamma_line, dark_var_pe=dark_var_pe)
 
 
-def true_positron_pe(t, *, rng, scint, geometry, light_yield: float, n_annihilation: int):
+def true_positron_pe(t, *, rng, scint, geometry, light_yield: float, n_annihilation: int,
+                     n_in_flight: int = 2000):
     """The *true detector*'s mean PE of positrons at the centre, (len(t),): Bhabha-quenched
-    kinetic light plus the mean light of the two contained annihilation γ (library model)."""
-    from ..particles.events import simulate_positrons
-    from ..particles.visible import positron_visible
+    kinetic light plus the mean light of the contained annihilation γ, with annihilation in
+    flight (:func:`juno_calib.particles.events.mean_positron_visible`; library model)."""
+    from ..particles.events import mean_positron_visible
 
-    ann = simulate_positrons(np.zeros(int(n_annihilation)), np.zeros(3), rng=rng, scint=scint,
-                             geometry=geometry)
-    contained = ann.escaped == 0
-    e_ann = float(ann.per_event()[contained].mean())
-    return light_yield * (positron_visible(np.asarray(t, dtype=float), scint) + e_ann)
+    return light_yield * mean_positron_visible(np.asarray(t, dtype=float), rng=rng, scint=scint,
+                                               geometry=geometry, n_annihilation=int(n_annihilation),
+                                               n_in_flight=int(n_in_flight))
 
 
 def annihilation_weights(model: ElectronNLModel, n_events: int, *, rng, scint, geometry):

@@ -308,8 +308,8 @@ def gamma_line_width(source, scint: Scintillator, geometry, *, rng: np.random.Ge
 
 
 #: the γ lines measured at the centre: (label, source, part of the decay that makes the line).
-#: AmC's prompt 6.13 MeV line is left out: the library throws its 6.05 MeV E0 branch as a γ
-#: (an open issue), which would put a spurious line 1.3% below it.
+#: AmC's prompt 6.13 MeV line is left out; its 6.05 MeV E0 branch is now an e+e- pair whose light
+#: stays below 4 MeV (juno_calib.particles.events.emit_pairs), so the line could be added.
 CENTRE_LINES = (("137Cs", "Cs137", "all"), ("54Mn", "Mn54", "all"), ("68Ge", "Ge68", "all"),
                 ("40K", "K40", "all"), ("n-H (Am-Be)", "AmBe", "capture"), ("60Co", "Co60", "all"),
                 ("12C* (Am-Be)", "AmBe", "prompt"))

@@ -14,8 +14,10 @@ Conventions
   the EC branch of 68Ga). The capture processes ``nH`` and ``nC12`` have activity 0 and an
   infinite half-life: their rate follows from the neutron sources and
   :func:`capture_fractions`.
-- The 6.049 MeV 0+ state of 16O (Am-C) decays by an E0 e+e- pair; it is modelled as one
-  6.049 MeV gamma-equivalent deposit at the source (a choice, stated in the data file).
+- The 6.049 MeV 0+ state of 16O (Am-C) is a 0+ -> 0+ transition: it decays by internal pair
+  creation (E0), not by a gamma. Its branch carries ``pairs`` instead of ``gammas``; the
+  leptons cross the capsule wall (:mod:`juno_calib.particles.capsule`) and what reaches the LS is
+  mostly the annihilation and bremsstrahlung gammas (:func:`juno_calib.particles.events.emit_pairs`).
 
 >>> round(get_source("Cs137").gamma_lines()[0.661657], 3)
 0.851
@@ -31,12 +33,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import ELECTRON_MASS
 from ..core.params import CONFIGS, _quantity, check_choice, check_range, load_quantities, load_yaml
 from ..particles.events import (
     PARTS,
     Deposits,
     capture_displacement,
     emit_branches,
+    emit_pairs,
     empty_deposits,
     ls_radius,
     merge_deposits,
@@ -56,18 +60,26 @@ class Emission:
     gammas : gamma energies (internal MeV) emitted in cascade, isotropic.
     back_to_back : True for the two 0.511 MeV annihilation gammas of 68Ge.
     neutron : a neutron is emitted; its capture gamma comes from where it is captured.
+    pairs : transition energies (internal MeV) of E0 (0+ -> 0+) transitions that emit an
+        e+e- pair instead of a gamma (the 6.049 MeV state of 16O in Am-C); the leptons start in
+        the capsule (:func:`juno_calib.particles.events.emit_pairs`).
     """
 
     probability: float
     gammas: tuple[float, ...] = ()
     back_to_back: bool = False
     neutron: bool = False
+    pairs: tuple[float, ...] = ()
 
     def __post_init__(self):
         check_range("Emission.probability", self.probability, 0.0, 1.0)
         object.__setattr__(self, "gammas", tuple(float(e) for e in self.gammas))
         for e in self.gammas:
             check_range("Emission.gammas energy", e, 0.0, 20 * units.MeV, unit="MeV", lo_open=True)
+        object.__setattr__(self, "pairs", tuple(float(e) for e in self.pairs))
+        for e in self.pairs:
+            check_range("Emission.pairs energy", e, 2 * ELECTRON_MASS, 20 * units.MeV, unit="MeV",
+                        lo_open=True)
         if self.back_to_back and len(self.gammas) != 2:
             raise ValueError(
                 f"Emission.back_to_back needs exactly two gammas, got gammas = {self.gammas}"
@@ -164,11 +176,17 @@ def _branch(name: str, i: int, raw: Mapping) -> tuple[Emission, dict[str, str]]:
         g = _quantity("sources", f"{name}.branches[{i}].gammas", raw["gammas"])
         gammas = tuple(g.internal)
         prov[f"branches[{i}].gammas"] = g.source
+    pairs: tuple[float, ...] = ()
+    if "pairs" in raw:
+        q = _quantity("sources", f"{name}.branches[{i}].pairs", raw["pairs"])
+        pairs = tuple(q.internal)
+        prov[f"branches[{i}].pairs"] = q.source
     em = Emission(
         probability=float(prob.internal),
         gammas=gammas,
         back_to_back=bool(raw.get("back_to_back", False)),
         neutron=bool(raw.get("neutron", False)),
+        pairs=pairs,
     )
     return em, prov
 
@@ -251,6 +269,8 @@ def source_rows(cat: Mapping[str, Source]) -> list[tuple[str, str, str, str, str
         parts = []
         for b in s.branches:
             what = " + ".join(f"{e:.3f}" for e in b.gammas) + (" MeV" if b.gammas else "")
+            if b.pairs:
+                what = " + ".join([what] * bool(what) + [f"e⁺e⁻ pair (E0) {e:.3f} MeV" for e in b.pairs])
             if b.neutron:
                 what = "n" + (f" + {what}" if what else "")
             if b.back_to_back:
@@ -322,6 +342,8 @@ def simulate_source(source, n_events: int, position, *, rng: np.random.Generator
         dep, choice = emit_branches(source.branches, n, pos, rng=rng, scint=scint, r_ls=r_ls,
                             capsule=capsule and source.kind != "capture")
         parts.append(dep)
+        parts.append(emit_pairs(source.branches, choice, pos, rng=rng, scint=scint, r_ls=r_ls,
+                                capsule=capsule))
     else:
         probs = np.array([b.probability for b in source.branches], dtype=float)
         choice = rng.choice(len(source.branches), size=n, p=probs / probs.sum())

@@ -8,11 +8,15 @@ visible-energy equivalent ``e_vis`` (:mod:`juno_calib.particles.visible`, normal
 Models stated here:
 
 * Electrons deposit at their start point (range mm–cm). Positrons: kinetic e_vis at the
-  start point plus two back-to-back 0.511 MeV gammas followed by the cascade.
+  start point plus two annihilation gammas followed by the cascade; in flight (Heitler,
+  :mod:`juno_calib.particles.annihilation`) the track ends early and the gammas carry the rest
+  of the kinetic energy, otherwise two back-to-back 0.511 MeV gammas. (Positrons of pair
+  production inside the gamma cascade still annihilate at rest.)
 * Gammas: the vectorised cascade of :mod:`juno_calib.particles.gamma`, isotropic start directions.
 * Sources (simulated by :mod:`juno_calib.hardware.sources` with these generators): each event
   picks one decay branch; its gammas start at the source (isotropic; the two 68Ge annihilation
-  gammas back to back). 68Ge positrons stop in the capsule (no positron light).
+  gammas back to back). 68Ge positrons stop in the capsule (no positron light). E0 pairs (the
+  6.049 MeV 0+ state of 16O in Am-C) start as e+e- in the capsule: :func:`emit_pairs`.
 * Capsule (``capsule=True``): a steel shell of thickness ``capsule_thickness``. A gamma
   interacts in it with probability ``1 - exp(-mu(E) t)`` (mu from the NIST iron table). An
   interacting gamma is absorbed with probability ``1 - mu_KN/mu`` (photo-absorption, pair), else
@@ -21,10 +25,12 @@ Models stated here:
   low-energy tail.
 * Neutrons (Am-Be, Am-C): captured away from the source. Age–diffusion model: the capture
   point is displaced by a 3-D Gaussian with per-axis variance ``2 (tau + L^2)``, Fermi age
-  ``tau`` and thermal diffusion length ``L^2 = D v tau_c`` (data); capture on H or C with the
-  fractions of :attr:`Scintillator.capture_fraction_h`; capture gammas from the ``nH`` and
-  ``nC12`` sources; capture time exponential with ``capture_time``. Captures outside the LS
-  give no deposits (their energy is counted as escaped). The neutron's own quenched
+  ``tau`` (data; ``fermi_age_amc_estimate`` is the slowing-down Monte Carlo's value for 4.2 MeV
+  neutrons, :mod:`juno_calib.particles.neutron`) and thermal diffusion length
+  ``L^2 = D v tau_c`` (data); capture on H or C with the fractions of
+  :attr:`Scintillator.capture_fraction_h`; capture gammas from the ``nH`` and ``nC12`` sources;
+  capture time exponential with ``capture_time``. Captures outside the LS give no deposits (their
+  energy is counted as escaped). The neutron's own quenched
   proton-recoil light in the prompt event is *not* included.
 """
 
@@ -35,8 +41,11 @@ import dataclasses
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import AVOGADRO, ELECTRON_MASS
 from ..core.params import check_choice
+from .annihilation import _sample_annihilation_energy, _sample_photons, in_flight_probability
 from .beta import B12Decay, sample_b12
+from .capsule import _lepton_through_capsule
 from .gamma import (
     _compton_cascade,
     _isotropic_directions,
@@ -45,7 +54,7 @@ from .gamma import (
     _sample_compton,
     _unit_vectors,
 )
-from .scintillator import AVOGADRO, ELECTRON_MASS, Scintillator
+from .scintillator import Scintillator
 from .visible import electron_visible, positron_visible
 
 PARTS = ("all", "prompt", "capture")
@@ -217,22 +226,93 @@ def simulate_gammas(energy, positions, *, rng: np.random.Generator, scint: Scint
 
 def simulate_positrons(t, positions, *, rng: np.random.Generator, scint: Scintillator,
                        geometry) -> Deposits:
-    """Positrons: kinetic deposit at the vertex + two back-to-back 0.511 MeV gammas.
+    """Positrons: the kinetic deposit at the vertex and the two annihilation gammas.
 
-    Annihilation at rest (in-flight annihilation, ~1-2% at MeV energies, is neglected).
+    The positron annihilates in flight with the probability of
+    :mod:`juno_calib.particles.annihilation` (Heitler's cross-section along the slowing-down
+    path): its track then ends at the kinetic energy ``T_a`` drawn from that process, the
+    deposit is ``T - T_a`` with the light ``positron_visible(T) - positron_visible(T_a)``, and the
+    two gammas share ``T_a + 2 m_e`` with Heitler's energy and angle distribution about the
+    positron's direction (isotropic: multiple scattering has randomised it). Otherwise it stops
+    and annihilates at rest into two back-to-back 0.511 MeV gammas. The track is a point (cm).
     """
     _check_common(rng, scint)
     t = _kinetic("t", t, scint)
     n = t.size
     r_ls = ls_radius(geometry)
     pos = _positions(positions, n, r_ls)
-    kin = Deposits(n, np.arange(n), pos, t.copy(), positron_visible(t, scint), np.zeros(n),
-                   np.zeros(n))
+    return _simulate_positrons(t, pos, np.arange(n), n, rng=rng, scint=scint, r_ls=r_ls)
+
+
+def _simulate_positrons(t, pos, event, n_events, *, rng, scint, r_ls) -> Deposits:
+    """Kernel of :func:`simulate_positrons` for positrons ``t`` at ``pos`` (n, 3) of ``event``."""
+    n = t.size
     d = _isotropic_directions(n, rng=rng)
-    ann = _gamma_deposits(np.full(2 * n, ELECTRON_MASS), np.concatenate([pos, pos]),
-                          np.concatenate([d, -d]), np.tile(np.arange(n), 2), n, rng=rng,
+    t_ann = _sample_annihilation_energy(t, rng=rng, scint=scint)   # no draw when switched off
+    kin = Deposits(n_events, event, pos, t - t_ann,
+                   positron_visible(t, scint) - positron_visible(t_ann, scint),
+                   np.zeros(n), np.zeros(n_events))
+    e_a, e_b = np.full(n, ELECTRON_MASS), np.full(n, ELECTRON_MASS)
+    dir_a, dir_b = d, -d
+    flight = t_ann > 0
+    if flight.any():
+        ea, eb, ca, cb = _sample_photons(t_ann[flight], rng=rng)
+        phi = rng.uniform(0.0, 2 * np.pi, ea.size)
+        e_a[flight], e_b[flight] = ea, eb
+        dir_a, dir_b = d.copy(), -d
+        dir_a[flight] = _rotate(d[flight], ca, phi)
+        dir_b[flight] = _rotate(d[flight], cb, phi + np.pi)
+    ann = _gamma_deposits(np.concatenate([e_a, e_b]), np.concatenate([pos, pos]),
+                          np.concatenate([dir_a, dir_b]), np.tile(event, 2), n_events, rng=rng,
                           scint=scint, r_ls=r_ls)
-    return merge_deposits([kin, ann], n)
+    return merge_deposits([kin, ann], n_events)
+
+
+def mean_positron_visible(t, *, rng: np.random.Generator, scint: Scintillator, geometry,
+                          n_annihilation: int, n_in_flight: int) -> np.ndarray:
+    """Mean visible energy (MeV) of positrons of kinetic energy ``t`` at the centre, gammas contained.
+
+    ``positron_visible(t) + A + P(t) * D(t)``: ``A`` is the mean light of two contained 0.511 MeV
+    gammas (``n_annihilation`` pairs), ``P`` the in-flight probability and ``D`` the mean change
+    of an in-flight annihilation (shorter track, harder gammas) over ``n_in_flight`` forced
+    in-flight samples per energy: the rare process is sampled directly, so its small
+    contribution carries little statistical noise. Used by the true detector's positron curve.
+
+    Parameters
+    ----------
+    t : (k,) array_like
+        Kinetic energies, MeV, in [0, ``scint.light_table_e_max``].
+    rng : numpy.random.Generator
+    scint : Scintillator
+    geometry : Geometry (``r_ls``)
+    n_annihilation, n_in_flight : int
+        Sample sizes (>= 100 and >= 0).
+    """
+    _check_common(rng, scint)
+    t = _kinetic("t", t, scint)
+    r_ls = ls_radius(geometry)
+    n_ann = validate.integer("n_annihilation", n_annihilation, 100, 10**8)
+    m = validate.integer("n_in_flight", n_in_flight, 0, 10**7)
+    rest = _simulate_positrons(np.zeros(n_ann), np.zeros((n_ann, 3)), np.arange(n_ann), n_ann,
+                               rng=rng, scint=scint, r_ls=r_ls)
+    contained = rest.escaped == 0
+    a = float(rest.per_event()[contained].mean())
+    p = np.asarray(in_flight_probability(t, scint))
+    if m == 0 or not np.any(p > 0):
+        return positron_visible(t, scint) + a
+    t_rep = np.repeat(t, m)
+    ta = _sample_annihilation_energy(t_rep, rng=rng, scint=scint, in_flight_only=True)
+    ea, eb, ca, cb = _sample_photons(ta, rng=rng)
+    d = _isotropic_directions(ta.size, rng=rng)
+    phi = rng.uniform(0.0, 2 * np.pi, ta.size)
+    dirs = np.concatenate([_rotate(d, ca, phi), _rotate(d, cb, phi + np.pi)])
+    ev = np.arange(ta.size)
+    gam = _gamma_deposits(np.concatenate([ea, eb]), np.zeros((2 * ta.size, 3)), dirs,
+                          np.tile(ev, 2), ta.size, rng=rng, scint=scint, r_ls=r_ls)
+    change = gam.per_event() - positron_visible(ta, scint) - a
+    ok = (gam.escaped == 0).reshape(t.size, m)
+    delta = np.where(ok, change.reshape(t.size, m), 0.0).sum(1) / np.maximum(ok.sum(1), 1)
+    return positron_visible(t, scint) + a + p * delta
 
 
 def capsule_transport(energy, direction, *, rng: np.random.Generator, scint: Scintillator):
@@ -323,6 +403,81 @@ def emit_branches(branches, n_events, position, *, rng, scint, r_ls, capsule, ti
         e, ev, pos, dirs = e[keep], ev[keep], pos[keep], dirs[keep]
     dep = _gamma_deposits(e, pos, dirs, ev, n_events, rng=rng, scint=scint, r_ls=r_ls, time=time)
     return dataclasses.replace(dep, escaped=dep.escaped + lost), choice
+
+
+def emit_pairs(branches, choice, position, *, rng, scint, r_ls, capsule, time=None):
+    """E0 e+e- pairs of the chosen branches, emitted at ``position`` (3,) inside the capsule.
+
+    Kernel of :func:`juno_calib.hardware.sources.simulate_source` (trusts its inputs); returns
+    ``None`` when no chosen branch has ``pairs`` (then no random number is drawn).
+
+    Model: the pair's kinetic energy ``E - 2 m_e`` is shared with a uniform fraction (as the
+    cascade's pair production; the Born-approximation E0 spectrum favours equal sharing, which
+    lets less energy through the wall). Each lepton, isotropic, crosses the capsule wall
+    (:func:`juno_calib.particles.capsule.lepton_through_capsule`, straight-path CSDA: an upper
+    bound on what gets through). Its bremsstrahlung is one photon of the radiated energy along
+    the lepton's direction, passed through the capsule (photons below the lowest energy of the
+    iron attenuation table are absorbed). A positron stopped in the wall annihilates at rest
+    into two back-to-back 0.511 MeV gammas that cross the wall; a lepton that leaves the wall
+    deposits its remaining kinetic energy in the LS at the source position (a positron is
+    followed by :func:`simulate_positrons`' kernel, annihilation in flight included). Without
+    ``capsule`` the leptons deposit all their kinetic energy in the LS.
+    """
+    energies, events = [], []
+    for i, br in enumerate(branches):  # a handful of branches, not events
+        idx = np.flatnonzero(choice == i)
+        for e in br.pairs:
+            energies.append(np.full(idx.size, e))
+            events.append(idx)
+    if not energies or not sum(a.size for a in energies):
+        return None
+    e, ev = np.concatenate(energies), np.concatenate(events)
+    n_events = choice.size
+    kinetic = e - 2 * ELECTRON_MASS
+    share = rng.random(e.size)
+    t = np.concatenate([kinetic * share, kinetic * (1 - share)])   # e+ then e-
+    is_pos = np.repeat([True, False], e.size)
+    lev = np.concatenate([ev, ev])
+    dirs = _isotropic_directions(t.size, rng=rng)
+    if capsule:
+        t_out, radiated = _lepton_through_capsule(t, is_pos, scint)
+    else:
+        t_out, radiated = t.copy(), np.zeros(t.size)
+    lost = np.bincount(lev, weights=t - t_out - radiated, minlength=n_events)
+    pos = np.asarray(position, dtype=float).reshape(3)
+    # gammas that start inside the capsule: bremsstrahlung, annihilation of stopped positrons
+    stopped = is_pos & (t_out <= 0)
+    g_e = [radiated[radiated > 0]]
+    g_dir = [dirs[radiated > 0]]
+    g_ev = [lev[radiated > 0]]
+    ann_dir = _isotropic_directions(int(stopped.sum()), rng=rng)
+    g_e += [np.full(2 * ann_dir.shape[0], ELECTRON_MASS)]
+    g_dir += [ann_dir, -ann_dir]
+    g_ev += [lev[stopped], lev[stopped]]
+    g_e, g_dir, g_ev = np.concatenate(g_e), np.concatenate(g_dir), np.concatenate(g_ev)
+    if capsule:
+        too_soft = g_e < scint.capsule_mu_energy[0]
+        np.add.at(lost, g_ev[too_soft], g_e[too_soft])
+        g_e, g_dir, g_ev = g_e[~too_soft], g_dir[~too_soft], g_ev[~too_soft]
+        g_e, g_dir, loss = _capsule_transport(g_e, g_dir.copy(), rng=rng, scint=scint)
+        np.add.at(lost, g_ev, loss)
+        keep = g_e > 0
+        g_e, g_dir, g_ev = g_e[keep], g_dir[keep], g_ev[keep]
+    # leptons that reach the LS: an electron deposits locally, a positron is followed like any
+    # positron (annihilation in flight or at rest)
+    out_e = (t_out > 0) & ~is_pos
+    lep = Deposits(n_events, lev[out_e], np.broadcast_to(pos, (int(out_e.sum()), 3)).copy(),
+                   t_out[out_e], electron_visible(t_out[out_e], scint), np.zeros(int(out_e.sum())),
+                   np.zeros(n_events))
+    free = is_pos & (t_out > 0)
+    pos_ls = _simulate_positrons(t_out[free], np.broadcast_to(pos, (int(free.sum()), 3)).copy(),
+                                 lev[free], n_events, rng=rng, scint=scint, r_ls=r_ls)
+    gam = _gamma_deposits(g_e, np.broadcast_to(pos, (g_e.size, 3)).copy(), g_dir, g_ev, n_events,
+                          rng=rng, scint=scint, r_ls=r_ls, time=time)
+    merged = merge_deposits([lep, pos_ls, gam], n_events)
+    if time is not None:
+        merged = dataclasses.replace(merged, time=np.asarray(time)[merged.event])
+    return dataclasses.replace(merged, escaped=merged.escaped + lost)
 
 
 def simulate_b12(n_events: int, positions, *, rng: np.random.Generator, scint: Scintillator,

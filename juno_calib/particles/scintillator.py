@@ -91,17 +91,28 @@ class Scintillator(ParamSet):
     pair_coeff_f2: tuple
     pair_coeff_f3: tuple
     pair_fit_e_min: float
+    in_flight_annihilation_scale: float
     capture_xs_h: float
     capture_xs_c: float
     capture_time: float
     thermal_neutron_speed: float
     thermal_diffusion_coefficient: float
     fermi_age: float
+    fermi_age_amc_estimate: float
+    np_triplet_length: float
+    np_triplet_range: float
+    np_singlet_length: float
+    np_singlet_range: float
+    neutron_xs_c: float
+    neutron_age_end_energy: float
     capsule_thickness: float
     capsule_density: float
     capsule_mu_energy: tuple
     capsule_mu_rho: tuple
     capsule_z_over_a: float
+    capsule_atomic_number: float
+    capsule_mean_excitation: float
+    capsule_brems_yield_k: float
 
     def __post_init__(self):
         check_range("density", self.density, 0, 10 * units.g / units.cm**3,
@@ -114,11 +125,13 @@ class Scintillator(ParamSet):
         for name in ("atomic_weight_h", "atomic_weight_c", "excitation_energy_h",
                      "excitation_energy_c", "npe_scint", "cherenkov_e0", "light_table_e_min",
                      "pair_fit_e_min", "capture_time",
-                     "thermal_neutron_speed", "capsule_density", "capsule_z_over_a"):
+                     "thermal_neutron_speed", "capsule_density", "capsule_z_over_a",
+                     "capsule_atomic_number", "capsule_mean_excitation"):
             check_range(name, getattr(self, name), 0, lo_open=True)
         check_range("birks_kb", self.birks_kb, 0, 0.1 * units.g / units.cm**2 / units.MeV,
                     unit="g/cm2/MeV")
         check_range("cherenkov_weight", self.cherenkov_weight, 0, 10)
+        check_range("in_flight_annihilation_scale", self.in_flight_annihilation_scale, 0, 10)
         check_range("light_table_e_max", self.light_table_e_max, 2 * self.light_table_e_min,
                     1 * units.GeV, unit="MeV")
         check_range("light_table_points", self.light_table_points, 100, 10**6)
@@ -126,7 +139,10 @@ class Scintillator(ParamSet):
         check_range("gamma_cutoff_energy", self.gamma_cutoff_energy, 1 * units.keV,
                     200 * units.keV, unit="keV")
         for name in ("capture_xs_h", "capture_xs_c", "thermal_diffusion_coefficient",
-                     "fermi_age", "capsule_thickness"):
+                     "fermi_age", "fermi_age_amc_estimate", "capsule_thickness", "capsule_brems_yield_k",
+                     "neutron_xs_c",
+                     "neutron_age_end_energy", "np_triplet_length", "np_triplet_range",
+                     "np_singlet_range"):
             check_range(name, getattr(self, name), 0)
         for name in ("pair_coeff_f1", "pair_coeff_f2", "pair_coeff_f3"):
             if len(getattr(self, name)) != 6:
