@@ -52,7 +52,7 @@ import dataclasses
 from functools import cached_property
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.spatial import cKDTree
 
 from ..core import validate
@@ -62,6 +62,10 @@ from .timing import cdf_guide, cos_guide
 
 TABLE_SHAPE = (709, 721)
 """Default nodes of the table ``T(r, alpha)``: (in ``r``, in ``alpha``)."""
+
+PATCH_PMTS = 64
+"""PMTs per patch of the patch sampler (:attr:`PMTTable._patches`): smaller patches accept more
+often, larger ones cost less to set up per vertex."""
 
 
 def _grid_cell(x, step, n):
@@ -266,6 +270,71 @@ class PMTTable:
                 "cdf_guide": cdf_guide(cdf, n_bins), "alpha_guide": cos_guide(t["cos_edges"], 8 * n_bins),
                 "theta_cos": theta_cos, "theta_guide": cos_guide(theta_cos, 8 * n_t),
                 "row_bound": np.ones(n_r), "lookup": np.ascontiguousarray(self.lookup.astype(small)).ravel()}
+
+    @cached_property
+    def _patches(self):
+        """Patches of the patch sampler (:func:`juno_calib.detector.timing.simulate_events`): the
+        PMTs grouped into compact patches of about :data:`PATCH_PMTS` neighbours (cells of a grid
+        of bands in ``theta``, each band cut into equal cells in ``phi``), in patch order.
+
+        Returns ``order`` (N,) the PMT indices patch by patch, ``start`` (P + 1,) the patch
+        boundaries in that order, ``centre`` (P, 3) the unit mean direction of each patch,
+        ``wmax`` (P,) the largest PDE in the patch, ``reach`` the largest angular radius of a
+        patch in ``alpha`` bins (plus one for the bin edges) and ``g`` the envelope of ``T``: per
+        row of ``r``, the maximum of the bin values within ``reach`` bins. For a vertex at
+        ``(r, axis)`` and a patch whose centre lies in bin ``j_c``, ``G_p = (1 - w) g[i, j_c] + w
+        g[i + 1, j_c]`` bounds ``T`` (bin value, linear in ``r``) of every PMT of the patch, since
+        their angles to the axis differ from the centre's by at most the patch radius; ``g_min``,
+        the minimum within the same reach, tells the kernel where the bound is loose (there it
+        draws the PMT of the patch from its exact per-PMT masses instead).
+        """
+        d = self.direction
+        n = d.shape[0]
+        n_patch = max(1, int(round(n / PATCH_PMTS)))
+        step = np.sqrt(4.0 * np.pi / n_patch)
+        n_band = max(1, int(round(np.pi / step)))
+        theta = np.arccos(np.clip(d[:, 2], -1.0, 1.0))
+        phi = np.arctan2(d[:, 1], d[:, 0]) + np.pi
+        band = np.minimum((theta / np.pi * n_band).astype(np.int64), n_band - 1)
+        mid = (np.arange(n_band) + 0.5) * np.pi / n_band
+        n_phi = np.maximum(1, np.round(2.0 * np.pi * np.sin(mid) / step)).astype(np.int64)
+        first = np.concatenate([[0], np.cumsum(n_phi)])
+        cell = first[band] + np.minimum((phi / (2.0 * np.pi) * n_phi[band]).astype(np.int64), n_phi[band] - 1)
+        order = np.argsort(cell, kind="stable")
+        _, inverse, counts = np.unique(cell[order], return_inverse=True, return_counts=True)
+        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        centre = np.zeros((counts.size, 3))
+        np.add.at(centre, inverse, d[order])
+        centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+        cos_in = np.einsum("hk,hk->h", d[order], centre[inverse])
+        radius = np.zeros(counts.size)
+        np.maximum.at(radius, inverse, np.arccos(np.clip(cos_in, -1.0, 1.0)))
+        wmax = np.zeros(counts.size)
+        np.maximum.at(wmax, inverse, self.weight[order])
+        reach = int(np.ceil(radius.max() / self.d_alpha)) + 1
+        g = maximum_filter1d(self._bins["v"], size=2 * reach + 1, axis=1, mode="nearest")
+        g_min = minimum_filter1d(self._bins["v"], size=2 * reach + 1, axis=1, mode="nearest")
+        return {"order": order, "start": start, "centre": np.ascontiguousarray(centre), "wmax": wmax,
+                "mass": counts * wmax, "reach": reach, "g": np.ascontiguousarray(g),
+                "g_min": np.ascontiguousarray(g_min)}
+
+    def _patch_record(self, position, tts, kind, offset: int = 0) -> np.ndarray:
+        """Per-PMT record (N, 8) of the patch sampler, in patch order (:attr:`_patches`): position
+        (mm), 1/|position|, acceptance factor ``w_k / wmax_p``, TTS sigma (ns), PMT type code (its
+        SPE spectrum) and the PMT's index plus ``offset`` (both as floats); one 64-byte row per
+        PMT."""
+        p = self._patches
+        order = p["order"]
+        pos = np.asarray(position, dtype=float)[order]
+        patch = np.repeat(np.arange(p["start"].size - 1), np.diff(p["start"]))
+        rec = np.empty((order.size, 8))
+        rec[:, :3] = pos
+        rec[:, 3] = 1.0 / np.linalg.norm(pos, axis=1)
+        rec[:, 4] = self.weight[order] / p["wmax"][patch]
+        rec[:, 5] = np.asarray(tts, dtype=float)[order]
+        rec[:, 6] = np.asarray(kind, dtype=float)[order]
+        rec[:, 7] = order + offset
+        return rec
 
     def pmt_record(self, position=None, tts=None) -> np.ndarray:
         """Per-PMT record (N, 8) of the compiled sampler: direction, acceptance factor, position

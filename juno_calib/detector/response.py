@@ -32,19 +32,27 @@ Two event samplers take energy deposits ``(event, position, e_vis)``:
 from __future__ import annotations
 
 import dataclasses
+import os
 from functools import cached_property
 
+import numba
 import numpy as np
 
 from ..core import validate
 from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, direct_fraction, rayleigh_redetected
-from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
+from .pmt_tables import TABLE_SHAPE, PMTTable, _grid_cell, bilinear
 from .spe import SPESpectrum, _parameters, _sample_charges, _sum_charges
-from .timing import Timing, deposit_of_pe, readout
+from .timing import REFINE_COST, Timing, _alias_table, deposit_of_pe, readout
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
+HIT_THREADS = int(os.environ.get("JUNO_CALIB_HIT_THREADS", "1"))
+"""Threads of the per-PMT kernel (:meth:`DetectorResponse.sample_hits`; at most numba's number of
+threads). One by default: on the shared 2-core machine of ``benchmarks/README.md`` a second
+thread costs more than it gains (the parallel region waits for its slowest, often descheduled,
+thread); set ``JUNO_CALIB_HIT_THREADS`` (or this attribute) on a machine with free cores. The
+result does not depend on it (one random stream per event)."""
 SYSTEMS = ("lpmt", "spmt")
 MAP_SHAPE = (64, 17)
 """Default nodes of the total-PE map: (in ``r^3``, in ``cos theta``)."""
@@ -507,9 +515,107 @@ class DetectorResponse:
         return _time_of_flight(x, np.asarray(self.layout.position, dtype=float), g.r_ls,
                               g.acrylic_thickness, self.timing)
 
+    @cached_property
+    def _hit_tables(self) -> dict:
+        """Per-system tables of the fused kernel :func:`juno_calib.detector.timing.simulate_events`:
+        the table's bin values and envelope over a patch, the bin search, the patches, the
+        patch-ordered PMT record (position, TTS, charge width, index), the Rayleigh part per row
+        and the alias table of the dark rates (in patch order)."""
+        out = {}
+        pos = np.asarray(self.layout.position, dtype=float)
+        for s, sl in self.system_slice.items():
+            t = self.tables[s]
+            p, env = t._patches, t._envelope
+            rec = t._patch_record(pos[sl], self.tts[sl], self.kind[sl], offset=sl.start)
+            prob, alias = _alias_table(self.dark_rate[sl][p["order"]]) if self.dark_rate[sl].sum() > 0 else \
+                (np.ones(sl.stop - sl.start), np.arange(sl.stop - sl.start))
+            out[s] = (t._bins["v"], p["g"], p["g_min"], t._bins["cos_edges"], env["alpha_guide"], p["centre"],
+                      p["mass"], p["start"], np.ascontiguousarray(rec), np.ascontiguousarray(t.scattered),
+                      prob, alias.astype(np.int64))
+        return out
+
     def sample_hits(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
-                    max_pe: int = 2**20) -> Hits:
+                    max_pe: int = 2**18, _refine_cost: float = REFINE_COST) -> Hits:
         """Per-PMT PE, charges and hit times of events from deposits (per-PMT path; cost ~ PE).
+
+        Signal totals are drawn as in :meth:`sample_total` (Poisson of the map's mean per event
+        and system), dark totals as Poisson of the mean dark count. The rest runs in one
+        compiled pass over the events (:func:`juno_calib.detector.timing.simulate_events`):
+        each signal PE is assigned to a deposit in proportion to ``e_vis mu(x)``, to a PMT by
+        the patch sampler (exactly ``P(k) ~ w_k T(r, alpha_k)`` of the per-PMT table,
+        :attr:`juno_calib.detector.pmt_tables.PMTTable._patches`) and gets a time (the model of
+        :mod:`juno_calib.detector.timing`: emission profile, time of flight, TTS) and a charge
+        from its PMT type's SPE spectrum (:mod:`juno_calib.detector.spe`: Gaussian peak, for the
+        NNVT MCP-PMTs a Gamma tail; units of the type's mean SPE charge). Dark PE: PMT drawn in
+        proportion to its rate, time uniform in the readout window, a charge. Readout: one row
+        per LPMT channel (first-hit time, PE, charge) and one per SPMT PE. The kernel's random
+        numbers come from one stream per event seeded by one draw from ``rng``: reproducible
+        for a given ``rng`` state and independent of the number of threads. Events are processed
+        in calls of about ``max_pe`` PE to bound the memory (this does not change the result).
+        """
+        from .timing import simulate_events
+
+        event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
+                                                           self.geometry.r_ls)
+        validate.generator("rng", rng)
+        max_pe = validate.integer("max_pe", max_pe, 1)
+        order = np.argsort(event, kind="stable")
+        event, position, e_vis = event[order], np.ascontiguousarray(position[order]), e_vis[order]
+        dep, ev = self._event_means(event, position, e_vis, n_events)
+        first = np.searchsorted(event, np.arange(n_events), side="left")
+        last = np.searchsorted(event, np.arange(n_events), side="right")
+        n_pe = np.stack([rng.poisson(ev["lpmt"]), rng.poisson(self.dark_mean["lpmt"], n_events),
+                         rng.poisson(ev["spmt"]), rng.poisson(self.dark_mean["spmt"], n_events)], 1)
+        t = self.tables["lpmt"]
+        r = np.sqrt(np.einsum("dk,dk->d", position, position))
+        axis = np.ascontiguousarray(np.where(r[:, None] > 0, position / np.where(r > 0, r, 1.0)[:, None],
+                                             [[0.0, 0.0, 1.0]]))
+        row, w = _grid_cell(r, t.d_r, t.values.shape[0])
+        row = row.astype(np.int64)
+        ta = self._time_arrays["lpmt"]
+        sp = _parameters(self.spe_spectra)
+        spe = tuple(np.ascontiguousarray(sp[k], dtype=float)
+                    for k in ("peak_sigma", "tail_fraction", "tail_mean", "tail_shape", "mean"))
+        emis = (ta["taus"], ta["weight_cdf"], *spe)  # flat: a parallel kernel takes no nested tuples
+        geo = (ta["rise"], ta["r_ls"], ta["r_acrylic"], ta["k_ls"], ta["k_acrylic"], ta["k_water"],
+               ta["attenuation_length"])
+        tabs = self._hit_tables
+        n_guide = max(tabs[s][6].size for s in SYSTEMS)
+        seed = int(rng.integers(0, 2**63))
+        # events in chunks of about `max_pe` PE bound the memory (the streams are per event:
+        # the cut does not change the result)
+        cum_pe = np.cumsum(n_pe.sum(axis=1))
+        edges = np.unique(np.concatenate([[0], np.searchsorted(cum_pe, np.arange(1, cum_pe[-1] // max_pe + 1)
+                                                               * max_pe) + 1, [n_events]]).clip(0, n_events))
+        cums = [np.concatenate([[0.0], np.cumsum(dep[s])]) for s in SYSTEMS]
+        parts = []
+        threads = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(int(HIT_THREADS), threads)))
+        try:
+            self._run_events(parts, simulate_events, edges, seed, first, last, n_pe, position, axis, row, w,
+                             cums, tabs, emis, geo, n_guide, _refine_cost)
+        finally:
+            numba.set_num_threads(threads)
+        cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+        return Hits(n_events=int(n_events), **dict(zip(("event", "pmt", "npe", "charge", "time"), cols,
+                                                        strict=True)), n_pmt_lpmt=self.n_lpmt)
+
+    def _run_events(self, parts, simulate_events, edges, seed, first, last, n_pe, position, axis, row, w,
+                    cums, tabs, emis, geo, n_guide, refine_cost):
+        """The kernel calls of :meth:`sample_hits`, one per chunk of events."""
+        for e0, e1 in zip(edges[:-1], edges[1:], strict=True):
+            parts.append(simulate_events(seed, int(e0), first[e0:e1].astype(np.int64),
+                                         last[e0:e1].astype(np.int64),
+                                         n_pe[e0:e1].astype(np.int64), position, axis, row, w, *cums,
+                                         tabs["lpmt"], tabs["spmt"], emis, geo, self.n_lpmt,
+                                         float(self.timing.readout_window_start),
+                                         float(self.pmts.readout_window), n_guide, refine_cost))
+
+    def _sample_hits_blocked(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
+                             max_pe: int = 2**20) -> Hits:
+        """The previous per-PMT path, kept for the benchmark (``benchmarks/bench_response.py``):
+        the blocked rejection sampler :meth:`PMTTable.sample_pe` through the lookup grid, dark
+        hits and charges in numpy, then :func:`juno_calib.detector.timing.readout`.
 
         Signal totals are drawn as in :meth:`sample_total`; each PE is assigned to a deposit
         in proportion to ``e_vis mu(x)``, then to a PMT and a time by

@@ -20,15 +20,26 @@ gets a time (ns, relative to the event time)
 * ``t_TTS``: Gaussian transit-time spread of the PMT's type (NNVT MCP-PMT, Hamamatsu dynode,
   3-inch), the values and their sources in ``data/timing.yaml``.
 
-Dark hits are uniform in the readout window ``[start, start + window]``. The per-PE work is a
-compiled kernel (:func:`place_and_time`, numba), the same rejection sampler as
-:meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts` (which stays as the pure-numpy
-reference) with the time and the single-PE charge drawn in the same pass, in blocks of PE with
-one random stream each (xoshiro256**, seeded from the caller's generator; reproducible and
-independent of the number of threads); :func:`readout` then forms the readout:
-LPMTs report the first-hit time, the number of PE and the summed charge per channel, SPMTs
-every PE as its own hit (time, charge). :func:`channels` is the same readout with the charges
-drawn from a numpy generator.
+Dark hits are uniform in the readout window ``[start, start + window]``.
+
+:meth:`DetectorResponse.sample_hits` runs one compiled pass over the events,
+:func:`simulate_events` (numba, events in parallel, one xoshiro256** stream per event seeded
+from the caller's generator: reproducible and independent of the number of threads): per event
+and system the signal PE are assigned to deposits, placed on PMTs by the *patch sampler*
+(:func:`_patch_setup`, :func:`_draw_pmt`: the PMTs grouped in compact patches of ~64; per vertex
+one bound of the table per patch, a patch drawn from the bounded masses, a PMT in it uniformly
+and accepted with ``w_k T_k / (wmax_p G_p)``, or, where the bound is loose and the patch expects
+many PE, drawn from its exact per-PMT masses; exactly ``P(k) ~ w_k T(r, alpha_k)`` of the
+table), timed (:func:`_pe_time`; exponentials and normals from the ziggurat,
+:func:`_std_exponential`, :func:`_std_normal`), charged, joined by the dark hits (alias table
+of the dark rates) and read out on the fly: LPMTs report the first-hit time, the number of PE
+and the summed charge per channel, SPMTs every PE as its own hit (time, charge).
+
+:func:`place_and_time` is the previous kernel (the rejection sampler of
+:meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pmts` through the lookup grid, in blocks
+of PE with one stream each), used by :meth:`PMTTable.sample_pe`; with :func:`readout` it forms
+``DetectorResponse._sample_hits_blocked``, kept to measure the speed-up in ``benchmarks/``.
+:func:`channels` is the readout with the charges drawn from a numpy generator.
 
 Not modelled (stated in chapter 4): the late-pulse and pre-pulse tails of the TTS (large for
 MCP-PMTs), the PMT-to-PMT spread of transit times and its calibration, re-emission delays,
@@ -283,9 +294,9 @@ def _rotl(x, k):
 
 
 @numba.njit(cache=True, inline="always")
-def _uniform(st):
-    """Next double in [0, 1) of the xoshiro256** stream ``st`` (4 uint64 words, advanced in place;
-    Blackman & Vigna 2021), from the top 53 bits."""
+def _next_u64(st):
+    """Next 64-bit output of the xoshiro256** stream ``st`` (4 uint64 words, advanced in place;
+    Blackman & Vigna 2021)."""
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
     res = _rotl(s1 * _U64(5), 7) * _U64(9)
     t = s1 << _U64(17)
@@ -296,7 +307,108 @@ def _uniform(st):
     s2 ^= t
     s3 = _rotl(s3, 45)
     st[0], st[1], st[2], st[3] = s0, s1, s2, s3
-    return np.float64(res >> _U64(11)) * (1.0 / 9007199254740992.0)
+    return res
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform(st):
+    """Next double in [0, 1) of the xoshiro256** stream ``st``, from the top 53 bits."""
+    return np.float64(_next_u64(st) >> _U64(11)) * (1.0 / 9007199254740992.0)
+
+
+def _ziggurat_tables(r, f, f_inv, n_bits):
+    """Tables of Marsaglia & Tsang's ziggurat (256 layers, base strip with the tail at ``r``)
+    for the decreasing density ``f`` (unnormalised, ``f(0) = 1``, inverse ``f_inv``): the layer
+    area ``v`` is solved so that the top layer closes at ``x = 0``; returns ``k`` (uint64: the
+    inner share of each layer in units of ``2**n_bits``), ``w`` (``x_i / 2**n_bits``), ``f_i``
+    and ``v``."""
+    scale = 2.0**n_bits
+
+    def layers(v):
+        x = np.empty(256)
+        x[255] = r
+        for i in range(254, 0, -1):
+            x[i] = f_inv(v / x[i + 1] + f(x[i + 1]))
+        return x
+
+    # bisection on v: the top layer must close, x_1 (1 - f(x_1)) = v (a v too large runs out
+    # of the density before the top, f_inv(> 1); one too small leaves a top layer too big)
+    lo, hi = 0.5 * r * f(r), 2.0 * r * f(r) + 1e-3
+    for _ in range(200):
+        v = 0.5 * (lo + hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = layers(v)
+            top = x[1] * (1.0 - f(x[1]))
+        if not np.isfinite(top) or not x[1] > 0.0:
+            hi = v
+        elif top > v:
+            lo = v
+        else:
+            hi = v
+    x = layers(v)
+    q = v / f(r)
+    k = np.zeros(256, np.uint64)
+    k[0] = np.uint64(r / q * scale)
+    k[2:] = (x[1:255] / x[2:] * scale).astype(np.uint64)
+    w = np.empty(256)
+    w[0] = q / scale
+    w[1:] = x[1:] / scale
+    fx = np.empty(256)
+    fx[0] = 1.0
+    fx[1:] = f(x[1:])
+    return k, w, fx, v
+
+
+ZIG_NORMAL_R = 3.6541528853610088
+"""Start of the tail of the normal ziggurat (the value of numpy's generator)."""
+ZIG_EXP_R = 7.69711747013104972
+"""Start of the tail of the exponential ziggurat (the value of numpy's generator)."""
+_ZN_K, _ZN_W, _ZN_F, _ = _ziggurat_tables(ZIG_NORMAL_R, lambda x: np.exp(-0.5 * x * x),
+                                          lambda y: np.sqrt(-2.0 * np.log(y)), 52)
+_ZE_K, _ZE_W, _ZE_F, _ = _ziggurat_tables(ZIG_EXP_R, lambda x: np.exp(-x), lambda y: -np.log(y), 53)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _std_normal(st):
+    """A standard normal from the stream ``st``: the ziggurat of Marsaglia & Tsang (2000) as in
+    numpy's generator (256 layers, 52-bit mantissa; ~99 % of the draws cost one 64-bit number,
+    a table look-up and a multiplication; exact: rejection in the wedges, Marsaglia's tail)."""
+    while True:
+        r = _next_u64(st)
+        idx = np.int64(r & _U64(0xFF))
+        r >>= _U64(8)
+        neg = (r & _U64(1)) != _U64(0)
+        rabs = (r >> _U64(1)) & _U64(0x000FFFFFFFFFFFFF)
+        x = np.float64(rabs) * _ZN_W[idx]
+        if neg:
+            x = -x
+        if rabs < _ZN_K[idx]:
+            return x
+        if idx == 0:  # the tail beyond r
+            while True:
+                xx = -np.log1p(-_uniform(st)) / ZIG_NORMAL_R
+                yy = -np.log1p(-_uniform(st))
+                if yy + yy > xx * xx:
+                    return -(ZIG_NORMAL_R + xx) if neg else ZIG_NORMAL_R + xx
+        elif (_ZN_F[idx - 1] - _ZN_F[idx]) * _uniform(st) + _ZN_F[idx] < np.exp(-0.5 * x * x):
+            return x
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _std_exponential(st):
+    """A standard exponential (mean 1) from the stream ``st``: ziggurat as in numpy's generator
+    (256 layers, 53-bit mantissa; exact: rejection in the wedges, memoryless tail)."""
+    while True:
+        ri = _next_u64(st) >> _U64(3)
+        idx = np.int64(ri & _U64(0xFF))
+        ri >>= _U64(8)
+        x = np.float64(ri) * _ZE_W[idx]
+        if ri < _ZE_K[idx]:
+            return x
+        if idx == 0:
+            return ZIG_EXP_R - np.log1p(-_uniform(st))
+        if (_ZE_F[idx - 1] - _ZE_F[idx]) * _uniform(st) + _ZE_F[idx] < np.exp(-x):
+            return x
 
 
 @numba.njit(cache=True)
@@ -597,3 +709,377 @@ def readout(n_events, n_lpmt, starts, pmts, times, charges):
             if pm[r] < n_lpmt:
                 slot[pm[r]] = -1
     return ev[:n_rows], pm[:n_rows], npe[:n_rows], q[:n_rows], tt[:n_rows]
+
+
+# ---- the fused per-event kernel of sample_hits ----------------------------------------------------
+
+EVENT_CHUNK = 8
+"""Events per task of :func:`simulate_events` (the scratch arrays are allocated once per task)."""
+PE_BATCH = 128
+"""PE per batch of :func:`_event_system`: the PMTs of a batch are drawn first, then their times."""
+
+
+REFINE_COST = 0.1
+"""Cost of evaluating one PMT's table value relative to a rejected proposal: a patch is drawn
+from its exact per-PMT masses when the rejections it would cause are expected to cost more."""
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _patch_setup(ax, ay, az, ii, ww, n_pe, centre, mass, start, rec, v, g, g_min, cos_edges, alpha_guide,
+                 gmax, cum, guide, flag, mcum, mt, refine_cost):
+    """Proposal over the patches for one vertex (axis ``a``, table row ``ii`` and weight ``ww``)
+    that will emit about ``n_pe`` PE.
+
+    Every patch ``p`` gets its bound ``G_p`` (``gmax``) on ``T`` over its PMTs and the proposal
+    mass ``mass_p G_p``. Where the bound is loose (``G_p`` over the minimum of ``T`` in the
+    same reach) and the patch expects enough PE that its rejections would cost more than
+    evaluating its PMTs, the patch is *refined* (``flag[p] = 1``): its mass becomes the exact
+    ``sum_k w_k T_k``, with the per-PMT cumulative masses ``mcum`` and values ``T_k`` (``mt``)
+    kept for :func:`_draw_pmt`. ``cum`` (``cum[0] = 0``) holds the cumulative masses and
+    ``guide`` a guide table of them (entry ``m``: the first patch whose cumulative mass exceeds
+    ``m / n_guide`` of the total). Returns the total mass."""
+    n_p = mass.size
+    acc = 0.0
+    for p in range(n_p):
+        c = centre[p, 0] * ax + centre[p, 1] * ay + centre[p, 2] * az
+        jc = _cos_bin(c, cos_edges, alpha_guide)
+        gp = (1.0 - ww) * g[ii, jc] + ww * g[ii + 1, jc]
+        gmax[p] = gp
+        cum[p + 1] = (1.0 - ww) * g_min[ii, jc] + ww * g_min[ii + 1, jc]  # scratch: the minimum
+        acc += mass[p] * gp
+    scale = n_pe / acc if acc > 0.0 else 0.0
+    run = 0.0
+    cum[0] = 0.0
+    for p in range(n_p):
+        m_p = mass[p] * gmax[p]
+        a, b = start[p], start[p + 1]
+        g_lo = cum[p + 1]
+        flag[p] = 0
+        if g_lo > 0.0 and scale * m_p * (gmax[p] / g_lo - 1.0) > refine_cost * (b - a):
+            w_p = mass[p] / (b - a)
+            s = 0.0
+            for k in range(a, b):
+                cos_k = (rec[k, 0] * ax + rec[k, 1] * ay + rec[k, 2] * az) * rec[k, 3]
+                jk = _cos_bin(cos_k, cos_edges, alpha_guide)
+                t_k = (1.0 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
+                mt[k] = t_k
+                s += w_p * rec[k, 4] * t_k
+                mcum[k] = s
+            m_p = s
+            flag[p] = 1
+        run += m_p
+        cum[p + 1] = run
+    n_g = guide.size
+    p = 0
+    for m in range(n_g):
+        thr = m * run / n_g
+        while p < n_p - 1 and cum[p + 1] <= thr:
+            p += 1
+        guide[m] = p
+    return run
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _draw_pmt(st, ax, ay, az, ii, ww, total, cum, guide, gmax, flag, mcum, mt, start, rec, v, cos_edges,
+              alpha_guide):
+    """One PE's PMT (index into the patch-ordered record ``rec``) and its table value ``T_k``.
+
+    A patch ``p`` is proposed with probability ``mass_p / total`` (guide table, then a short
+    walk). In a refined patch the PMT follows from the same uniform and the patch's exact
+    cumulative masses (no rejection). Otherwise a PMT ``k`` is proposed uniformly among the
+    patch's members and accepted with ``factor_k T_k / G_p`` (``factor_k = w_k / wmax_p``,
+    ``T_k`` the bin value of the table at the PMT's angle, linear in ``r``), at most 1 since
+    ``G_p`` bounds ``T`` over the patch. Either way ``P(k) ~ w_k T_k``: exactly the distribution
+    of the table."""
+    n_g = guide.size
+    n_p = gmax.size
+    while True:
+        u = _uniform(st)
+        p = guide[int(u * n_g)]
+        x = u * total
+        while p < n_p - 1 and cum[p + 1] <= x:
+            p += 1
+        a = start[p]
+        if flag[p]:
+            x -= cum[p]  # uniform in [0, mass_p) given p
+            k = a
+            last = start[p + 1] - 1
+            while k < last and mcum[k] <= x:
+                k += 1
+            return k, mt[k]
+        k = a + int(_uniform(st) * (start[p + 1] - a))
+        cos_k = (rec[k, 0] * ax + rec[k, 1] * ay + rec[k, 2] * az) * rec[k, 3]
+        jk = _cos_bin(cos_k, cos_edges, alpha_guide)
+        t_k = (1.0 - ww) * v[ii, jk] + ww * v[ii + 1, jk]
+        if _uniform(st) * gmax[p] < rec[k, 4] * t_k:
+            return k, t_k
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _pe_time(st, sx, sy, sz, px, py, pz, tts, t_k, scat, taus, wcum, rise, r_ls, r_acr, k_ls, k_acr, k_w,
+             lam_att):
+    """Hit time of one PE from ``s`` on the PMT at ``p`` (the model of the module docstring):
+    emission = rise exponential + one decay component (chosen with the weights ``wcum``,
+    cumulative), the flight (via a Rayleigh scattering point with probability ``scat / T_k``:
+    direction uniform, distance exponential with ``lam_att`` truncated at the LS surface, drawn
+    as an exponential modulo the path length, which is exactly the truncated law) and the TTS
+    (Gaussian, sigma ``tts``). Exponentials and normals from the ziggurat. Returns the time and a
+    standard normal for the charge."""
+    uc = _uniform(st)
+    comp = 0
+    while comp < taus.size - 1 and uc > wcum[comp]:
+        comp += 1
+    te = taus[comp] * _std_exponential(st)
+    if rise > 0.0:
+        te += rise * _std_exponential(st)
+    t0 = 0.0
+    if scat > 0.0 and _uniform(st) * t_k < scat:
+        cz = 2.0 * _uniform(st) - 1.0
+        while True:
+            a = 2.0 * _uniform(st) - 1.0
+            b = 2.0 * _uniform(st) - 1.0
+            q = a * a + b * b
+            if 0.0 < q <= 1.0:
+                break
+        sz2 = np.sqrt(max(1.0 - cz * cz, 0.0)) / q
+        ux, uy, uz = sz2 * (a * a - b * b), sz2 * (2.0 * a * b), cz
+        r2 = sx * sx + sy * sy + sz * sz
+        length = _exit(sx * ux + sy * uy + sz * uz, r2, r_ls)
+        dist = np.fmod(lam_att * _std_exponential(st), length) if length > 0.0 else 0.0
+        t0 = k_ls * dist
+        sx, sy, sz = sx + dist * ux, sy + dist * uy, sz + dist * uz
+    return (te + t0 + path_time(sx, sy, sz, px, py, pz, r_ls, r_acr, k_ls, k_acr, k_w)
+            + tts * _std_normal(st)), _std_normal(st)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _std_gamma(st, shape):
+    """A Gamma(``shape``, 1) variate from the stream ``st``: Marsaglia & Tsang (2000), exact; for
+    ``shape < 1`` the boost ``G(shape + 1) U^(1/shape)``."""
+    if shape < 1.0:
+        return _std_gamma(st, shape + 1.0) * _uniform(st) ** (1.0 / shape)
+    d = shape - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        x = _std_normal(st)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _uniform(st)
+        if u < 1.0 - 0.0331 * (x * x) * (x * x):
+            return d * v
+        if np.log(u) < 0.5 * x * x + d * (1.0 - v + np.log(v)):
+            return d * v
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _charge(st, kind, z, spe):
+    """Charge of one PE on a PMT of type ``kind`` in units of the type's mean SPE charge: the SPE
+    spectrum of :mod:`juno_calib.detector.spe` (``spe`` = peak sigma, tail fraction, tail mean,
+    tail shape and mean per type): with the tail fraction a Gamma tail, otherwise the main peak
+    Normal(1, sigma) from the normal ``z``, redrawn while <= 0."""
+    peak_sigma, tail_fraction, tail_mean, tail_shape, mean = spe
+    f = tail_fraction[kind]
+    if f > 0.0 and _uniform(st) < f:
+        q = _std_gamma(st, tail_shape[kind]) * tail_mean[kind] / tail_shape[kind]
+    else:
+        q = 1.0 + peak_sigma[kind] * z
+        while q <= 0.0:
+            q = 1.0 + peak_sigma[kind] * _std_normal(st)
+    return q / mean[kind]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _emit(lpmt, pid, t, q, e, row, slot, ev_o, pm_o, npe_o, q_o, t_o):
+    """Add one PE to the readout of event ``e`` (next free row ``row``): an LPMT PE joins its
+    channel (first-hit time, PE count, charge), an SPMT PE is a hit of its own. Returns the
+    next free row."""
+    if lpmt:
+        r = slot[pid]
+        if r >= 0:
+            npe_o[r] += 1
+            q_o[r] += q
+            if t < t_o[r]:
+                t_o[r] = t
+            return row
+        slot[pid] = row
+    ev_o[row] = e
+    pm_o[row] = pid
+    npe_o[row] = 1
+    q_o[row] = q
+    t_o[row] = t
+    return row + 1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _event_system(st, e, lpmt, n_sig, n_dark, a, b, deps, cum_d, tab, emis, geo, t_open, window, scratch, row,
+                  out, refine_cost):
+    """The PE of one system in event ``e`` (deposits ``a:b``): signal PE assigned to deposits,
+    placed on patches/PMTs, timed and charged; dark hits; all into the readout. Returns the
+    next free row."""
+    v, g, g_min, cos_edges, alpha_guide, centre, mass, start, rec, scat_row, dark_prob, dark_alias = tab
+    dep_pos, dep_axis, dep_row, dep_w = deps
+    counts, gmax, cum, guide, flag, mcum, mt, buf_k, buf_t, slot = scratch
+    ev_o, pm_o, npe_o, q_o, t_o = out
+    taus, wcum, peak_sigma, tail_fraction, tail_mean, tail_shape, spe_mean = emis
+    spe = (peak_sigma, tail_fraction, tail_mean, tail_shape, spe_mean)
+    rise, r_ls, r_acr, k_ls, k_acr, k_w, lam_att = geo
+    if n_sig > 0:
+        n_dep = b - a
+        if n_dep == 1:
+            counts[0] = n_sig
+        else:
+            for i in range(n_dep):
+                counts[i] = 0
+            lo_c, span = cum_d[a], cum_d[b] - cum_d[a]
+            for _ in range(n_sig):
+                x = lo_c + _uniform(st) * span
+                lo, hi = a, b - 1  # the last d in [a, b) with cum_d[d] <= x
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    if cum_d[mid] <= x:
+                        lo = mid
+                    else:
+                        hi = mid - 1
+                counts[lo - a] += 1
+        for i in range(n_dep):
+            c = counts[i]
+            if c == 0:
+                continue
+            d = a + i
+            ax, ay, az = dep_axis[d, 0], dep_axis[d, 1], dep_axis[d, 2]
+            sx, sy, sz = dep_pos[d, 0], dep_pos[d, 1], dep_pos[d, 2]
+            ii = dep_row[d]
+            ww = dep_w[d]
+            scat = (1.0 - ww) * scat_row[ii] + ww * scat_row[ii + 1]
+            total = _patch_setup(ax, ay, az, ii, ww, c, centre, mass, start, rec, v, g, g_min, cos_edges,
+                                 alpha_guide, gmax, cum, guide, flag, mcum, mt, refine_cost)
+            for b0 in range(0, c, PE_BATCH):
+                nb = min(PE_BATCH, c - b0)
+                # pass 1: the PMTs of a batch (independent draws: the CPU overlaps their cache misses)
+                for j in range(nb):
+                    buf_k[j], buf_t[j] = _draw_pmt(st, ax, ay, az, ii, ww, total, cum, guide, gmax, flag,
+                                                   mcum, mt, start, rec, v, cos_edges, alpha_guide)
+                # pass 2: times, charges, readout (the batch's records are in the cache)
+                for j in range(nb):
+                    k = buf_k[j]
+                    t, z_q = _pe_time(st, sx, sy, sz, rec[k, 0], rec[k, 1], rec[k, 2], rec[k, 5], buf_t[j],
+                                      scat, taus, wcum, rise, r_ls, r_acr, k_ls, k_acr, k_w, lam_att)
+                    q = _charge(st, int(rec[k, 6]), z_q, spe)
+                    row = _emit(lpmt, int(rec[k, 7]), t, q, e, row, slot, ev_o, pm_o, npe_o, q_o, t_o)
+    n_k = dark_prob.size
+    for _ in range(n_dark):  # dark hits: PMT by the alias table of the dark rates, time uniform
+        u = _uniform(st) * n_k
+        k = int(u)
+        if k > n_k - 1:
+            k = n_k - 1
+        if u - k >= dark_prob[k]:
+            k = dark_alias[k]
+        t = t_open + window * _uniform(st)
+        q = _charge(st, int(rec[k, 6]), _std_normal(st), spe)
+        row = _emit(lpmt, int(rec[k, 7]), t, q, e, row, slot, ev_o, pm_o, npe_o, q_o, t_o)
+    return row
+
+
+@numba.njit(cache=True, error_model="numpy", parallel=True)
+def simulate_events(seed, e_base, dep_first, dep_last, n_pe, dep_pos, dep_axis, dep_row, dep_w, cum_l, cum_s,
+                    tab_l, tab_s, emis, geo, n_lpmt, t_open, window, n_guide, refine_cost):
+    """Readout of events from their deposits, per-PMT path (:meth:`DetectorResponse.sample_hits`).
+
+    Event ``e`` has the deposits ``dep_first[e]:dep_last[e]`` (positions ``dep_pos``, unit axes
+    ``dep_axis``, table rows ``dep_row`` and weights ``dep_w`` in ``r``) and ``n_pe[e]`` = (LPMT
+    signal, LPMT dark, SPMT signal, SPMT dark) PE. Per system, every signal PE goes to a deposit
+    in proportion to its expected PE (cumulative sums ``cum_l``/``cum_s``), to a PMT by the patch
+    sampler (:func:`_draw_pmt`, one proposal set-up per deposit, :func:`_patch_setup`), gets a
+    time (:func:`_pe_time`) and a charge (:func:`_charge`, the SPE spectrum of the PMT's type); dark
+    PE a PMT in proportion to its dark rate (alias
+    table), a time uniform in ``[t_open, t_open + window]`` and a charge. ``tab_l``/``tab_s`` are
+    the systems' tables (see :meth:`DetectorResponse._hit_tables`). The readout is formed on the
+    fly (LPMT channels first-hit time, PE count and charge; SPMT hits), rows of an event in the
+    order LPMT signal, LPMT dark, SPMT signal, SPMT dark of first appearance. Every event has its
+    own random stream (xoshiro256** seeded from ``seed`` and the event index ``e_base + e``): the
+    result depends neither on the number of threads nor on how the events are cut into calls.
+    Returns ``(event, pmt, npe, charge, time)`` with event indices ``e_base + e``.
+    """
+    n_e = dep_first.size
+    off = np.zeros(n_e + 1, np.int64)
+    max_dep = 1
+    for e in range(n_e):
+        off[e + 1] = off[e] + n_pe[e, 0] + n_pe[e, 1] + n_pe[e, 2] + n_pe[e, 3]
+        if dep_last[e] - dep_first[e] > max_dep:
+            max_dep = dep_last[e] - dep_first[e]
+    n_tot = off[n_e]
+    ev_o = np.empty(n_tot, np.int32)
+    pm_o = np.empty(n_tot, np.int32)
+    npe_o = np.empty(n_tot, np.int32)
+    q_o = np.empty(n_tot, np.float32)
+    t_o = np.empty(n_tot, np.float32)
+    used = np.zeros(n_e, np.int64)
+    out = (ev_o, pm_o, npe_o, q_o, t_o)
+    deps = (dep_pos, dep_axis, dep_row, dep_w)
+    n_p = max(tab_l[6].size, tab_s[6].size)
+    n_k = max(tab_l[8].shape[0], tab_s[8].shape[0])
+    n_chunks = (n_e + EVENT_CHUNK - 1) // EVENT_CHUNK
+    for c in numba.prange(n_chunks):
+        st = np.empty(4, np.uint64)
+        slot = np.full(n_lpmt, -1, np.int32)
+        counts = np.empty(max_dep, np.int64)
+        gmax = np.empty(n_p)
+        cum = np.empty(n_p + 1)
+        guide = np.empty(n_guide, np.int64)
+        buf_k = np.empty(PE_BATCH, np.int64)
+        buf_t = np.empty(PE_BATCH)
+        flag = np.zeros(n_p, np.uint8)
+        mcum = np.empty(n_k)
+        mt = np.empty(n_k)
+        scratch = (counts, gmax, cum, guide, flag, mcum, mt, buf_k, buf_t, slot)
+        for e in range(c * EVENT_CHUNK, min((c + 1) * EVENT_CHUNK, n_e)):
+            _block_state(seed, e_base + e, st)
+            a, b = dep_first[e], dep_last[e]
+            row = _event_system(st, e_base + e, True, n_pe[e, 0], n_pe[e, 1], a, b, deps, cum_l, tab_l, emis,
+                                geo, t_open, window, scratch, off[e], out, refine_cost)
+            for r in range(off[e], row):
+                slot[pm_o[r]] = -1
+            row = _event_system(st, e_base + e, False, n_pe[e, 2], n_pe[e, 3], a, b, deps, cum_s, tab_s, emis,
+                                geo, t_open, window, scratch, row, out, refine_cost)
+            used[e] = row - off[e]
+    # compaction: the rows of event e move to final[e]
+    final = np.zeros(n_e + 1, np.int64)
+    for e in range(n_e):
+        final[e + 1] = final[e] + used[e]
+    n_rows = final[n_e]
+    out_ev = np.empty(n_rows, np.int32)
+    out_pm = np.empty(n_rows, np.int32)
+    out_npe = np.empty(n_rows, np.int32)
+    out_q = np.empty(n_rows, np.float32)
+    out_t = np.empty(n_rows, np.float32)
+    for e in numba.prange(n_e):
+        for i in range(used[e]):
+            out_ev[final[e] + i] = ev_o[off[e] + i]
+            out_pm[final[e] + i] = pm_o[off[e] + i]
+            out_npe[final[e] + i] = npe_o[off[e] + i]
+            out_q[final[e] + i] = q_o[off[e] + i]
+            out_t[final[e] + i] = t_o[off[e] + i]
+    return out_ev, out_pm, out_npe, out_q, out_t
+
+
+def _alias_table(weights) -> tuple:
+    """Walker's alias table (Vose's construction) of the discrete distribution ``weights`` (N,):
+    draw ``i`` uniform in [0, N) and ``f`` uniform in [0, 1); the outcome is ``i`` if
+    ``f < prob[i]``, else ``alias[i]``."""
+    w = validate.array("weights", weights, 0.0, ndim=1, size_min=1)
+    if not w.sum() > 0:
+        raise ValueError("weights must not all be 0")
+    n = w.size
+    scaled = w * (n / w.sum())
+    prob = np.ones(n)
+    alias = np.arange(n, dtype=np.int64)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        prob[s], alias[s] = scaled[s], g
+        scaled[g] = scaled[g] + scaled[s] - 1.0
+        (small if scaled[g] < 1.0 else large).append(g)
+    return prob, alias
