@@ -112,6 +112,11 @@ def guide_tube_peak(source, positions, n_events: int, *, rng: np.random.Generato
     validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
     check_range("n_events", n_events, 1000, 1e7)
     pos = validate.positions("positions", positions, r_max=1e6, volume="the experiment (1 km)")
+    inside = np.linalg.norm(pos, axis=1) < response.geometry.r_ls
+    if inside.any():
+        k = int(np.flatnonzero(inside)[0])
+        raise ValueError(f"positions[{k}] = {pos[k].tolist()} mm lies inside the LS: guide-tube points are "
+                         f"outside it (r >= {response.geometry.r_ls / 1000:g} m)")
     dark = response.dark_mean["lpmt"]
     keys = ("sigma_rel", "sigma_rel_err", "mean_pe", "mean_pe_err", "peak_yield", "captured_ls",
             "captured_acrylic", "captured_water", "nh", "nh_reach", "nh_scatter")
