@@ -118,7 +118,7 @@ def test_cache_is_keyed_by_every_input(tmp_path, monkeypatch):
 
 
 def test_bad_inputs_are_rejected():
-    with pytest.raises(ValueError, match="reemission_probability"):
+    with pytest.raises(ValueError, match="inputs.reemission_probability"):
         run_transport(_inputs(reemission_probability=1.5))
     with pytest.raises(TypeError, match="inputs"):
         run_transport({"n_photons": 10})

@@ -339,7 +339,7 @@ class DetectorResponse:
         pos = np.asarray(self.layout.position, dtype=float)
         cos_a = (x @ pos.T) / (np.where(r > 0, r, 1.0)[:, None] * np.linalg.norm(pos, axis=1)[None, :])
         cos_a = np.where(r[:, None] > 0, cos_a, 1.0)
-        return self.optics.indirect_light * self.indirect.at(self.kind[None, :], r[:, None], cos_a)
+        return self.optics.indirect_light * self.indirect._at(self.kind[None, :], r[:, None], cos_a)
 
     @cached_property
     def transport_inputs(self) -> TransportInputs:
@@ -388,6 +388,19 @@ class DetectorResponse:
     def angular_efficiency(self, cos_eta, kind) -> np.ndarray:
         """Relative detection efficiency of PMTs of type ``kind`` at incidence cosines ``cos_eta``
         (linear interpolation of ``data/pmts.yaml``; 0 for light from behind); broadcast."""
+        c = validate.array("cos_eta", cos_eta, -1.0 - 1e-9, 1.0 + 1e-9)
+        k = validate.array("kind", kind, 0, 2)
+        if np.any(k != np.round(k)):
+            raise ValueError(f"kind must hold PMT type codes 0 (NNVT), 1 (Hamamatsu), 2 (3-inch), "
+                             f"got {kind!r}")
+        try:
+            np.broadcast(c, k)
+        except ValueError:
+            raise ValueError(f"cos_eta {c.shape} and kind {k.shape} do not broadcast") from None
+        return self._angular_efficiency(c, k.astype(np.int64))
+
+    def _angular_efficiency(self, cos_eta, kind) -> np.ndarray:
+        """Kernel of :meth:`angular_efficiency` (inputs checked by it)."""
         cos_grid, eff = self.angular_table
         c = np.clip(np.asarray(cos_eta, dtype=float), cos_grid[0], 1.0)
         kind = np.asarray(kind, dtype=np.int64)
@@ -411,7 +424,7 @@ class DetectorResponse:
         if self._angular_flat:
             return p
         cos_eta = _ray_paths(x, pos, g.r_ls, g.acrylic_thickness)["cos_eta"]
-        return p * self.angular_efficiency(cos_eta, self.kind[None, :])
+        return p * self._angular_efficiency(cos_eta, self.kind[None, :])
 
     @cached_property
     def _angular_flat(self) -> bool:
@@ -482,7 +495,7 @@ class DetectorResponse:
             return np.broadcast_to(rayleigh_redetected(r, centre, self.optics, self.geometry.r_ls),
                                    (n_r, n_alpha)).copy()
         w = np.bincount(self.kind[sl], weights=self.pde[sl], minlength=3)
-        out = sum(w[k] * self.indirect.at(k, r[:, None], cos_a[None, :]) for k in range(3) if w[k] > 0)
+        out = sum(w[k] * self.indirect._at(k, r[:, None], cos_a[None, :]) for k in range(3) if w[k] > 0)
         return self.optics.indirect_light * out / w.sum()
 
     # ---- event sampling ----------------------------------------------------------------------

@@ -312,6 +312,22 @@ class IndirectLight:
 
         Linear in ``r`` between the radii, linear in ``cos alpha`` between bin centres (the edge
         bins hold their value to the poles)."""
+        n_types = self.values.shape[0]
+        k = validate.array("kind", kind, 0, n_types - 1)
+        if np.any(k != np.round(k)):
+            raise ValueError(f"kind must hold integer PMT type codes in [0, {n_types - 1}], got {kind!r}")
+        r = validate.array("radius", radius, 0.0, self.inputs.r_ls * (1 + 1e-9), unit="m",
+                           why="a vertex radius in the LS")
+        c = validate.array("cos_alpha", cos_alpha, -1.0 - 1e-9, 1.0 + 1e-9)
+        try:
+            np.broadcast(k, r, c)
+        except ValueError:
+            raise ValueError(f"kind {k.shape}, radius {r.shape} and cos_alpha {c.shape} do not "
+                             "broadcast") from None
+        return self._at(k.astype(np.int64), r, c)
+
+    def _at(self, kind, radius, cos_alpha) -> np.ndarray:
+        """Kernel of :meth:`at` (inputs checked by it)."""
         kind = np.asarray(kind, dtype=np.int64)
         n_types, n_r, n_a = self.values.shape
         f = np.clip(np.asarray(radius, float) / self.inputs.r_ls * (n_r - 1), 0.0, n_r - 1.0)
@@ -337,13 +353,46 @@ def _normalise(sums, inputs: TransportInputs) -> np.ndarray:
     return sums / (inputs.n_photons * bin_area[:, None, None])
 
 
+def _check_inputs(inputs) -> None:
+    """Every field of :class:`TransportInputs` in its physical range (names the field)."""
+    validate.instance("inputs", inputs, TransportInputs, hint="TransportInputs(...)")
+    i = inputs
+    for name in ("n_ls", "n_acrylic", "n_water"):
+        validate.number(f"inputs.{name}", getattr(i, name), 1.0, 3.0)
+    for name in ("rayleigh_length", "absorption_length", "water_attenuation_length"):
+        validate.number(f"inputs.{name}", getattr(i, name), 0.0, lo_open=True, allow_inf=True, unit="m")
+    validate.number("inputs.acrylic_mu", i.acrylic_mu, 0.0, 1.0, why="per mm; 0 = a clear acrylic")
+    validate.number("inputs.reemission_probability", i.reemission_probability, 0.0, 1.0)
+    validate.number("inputs.r_ls", i.r_ls, 1.0, 1e6, unit="m")
+    validate.number("inputs.r_acrylic", i.r_acrylic, i.r_ls, 1e6, unit="m", lo_open=True,
+                    why="the acrylic's outer radius lies outside the LS")
+    r_pmt = validate.array("inputs.r_pmt", i.r_pmt, i.r_acrylic, 1e6, unit="m", lo_open=True, ndim=1,
+                           why="the PMTs sit in the water, outside the acrylic")
+    n_t = r_pmt.size
+    if n_t == 0:
+        raise ValueError("inputs.r_pmt must list at least one PMT type")
+    for name, lo, hi, lo_open in (("cathode_area", 0.0, 1e7, True), ("aspect", 0.0, 10.0, False)):
+        a = validate.array(f"inputs.{name}", getattr(i, name), lo, hi, lo_open=lo_open, ndim=1)
+        if a.size != n_t:
+            raise ValueError(f"inputs.{name} needs one value per PMT type ({n_t}), got {a.size}")
+    cos_grid = validate.array("inputs.angular_cos", i.angular_cos, -1.0, 1.0, ndim=1)
+    if cos_grid.size < 2 or np.any(np.diff(cos_grid) <= 0):
+        raise ValueError(f"inputs.angular_cos must increase and hold at least 2 values, "
+                         f"got {i.angular_cos!r}")
+    eff = validate.array("inputs.angular_eff", i.angular_eff, 0.0, 2.0, ndim=2)
+    if eff.shape != (n_t, cos_grid.size):
+        raise ValueError(f"inputs.angular_eff must have shape ({n_t}, {cos_grid.size}) (types x angles), "
+                         f"got {eff.shape}")
+    validate.integer("inputs.n_r", i.n_r, 2, 4096)
+    validate.integer("inputs.n_alpha", i.n_alpha, 2, 4096)
+    validate.integer("inputs.n_photons", i.n_photons, 1, 10**8)
+    validate.integer("inputs.seed", i.seed, 0, 2**63 - 1)
+    validate.integer("inputs.max_steps", i.max_steps, 1, 10**9)
+
+
 def run_transport(inputs: TransportInputs) -> IndirectLight:
     """Run the photon Monte Carlo for ``inputs`` (no cache)."""
-    validate.instance("inputs", inputs, TransportInputs, hint="TransportInputs(...)")
-    validate.integer("n_r", inputs.n_r, 2, 4096)
-    validate.integer("n_alpha", inputs.n_alpha, 2, 4096)
-    validate.integer("n_photons", inputs.n_photons, 1, 10**8)
-    validate.number("reemission_probability", inputs.reemission_probability, 0.0, 1.0)
+    _check_inputs(inputs)
     radii = np.linspace(0.0, inputs.r_ls, inputs.n_r)
     # a vertex on the sphere itself starts a hair inside it
     radii[-1] = inputs.r_ls * (1.0 - 1e-9)
@@ -364,7 +413,7 @@ def indirect_light(inputs: TransportInputs, *, cache: bool = True) -> IndirectLi
 
     The cache file is ``cache_dir() / f"transport-{inputs.key()}.npz"``; it is written through a
     temporary file and an atomic rename, so an interrupted build leaves no partial file."""
-    validate.instance("inputs", inputs, TransportInputs, hint="TransportInputs(...)")
+    _check_inputs(inputs)
     path = cache_dir() / f"transport-{inputs.key()}.npz"
     if cache and path.is_file():
         with np.load(path) as f:
