@@ -392,6 +392,13 @@ def test_indirect_light_and_angular_efficiency(property_log, response, kind, r, 
         assert finite(eff) and np.all(eff >= 0)
 
 
+@given(pos=positions(), system=st.sampled_from(("lpmt", "spmt", "LPMT", "")))
+def test_direct_share(property_log, response, pos, system):
+    share = call(property_log, response.direct_share, pos, system)
+    if share is not None:
+        assert finite(share) and np.all((share > 0) & (share <= 1)), "a share of the light"
+
+
 @given(n=counts(30), p_re=scalar(0.0, 1.0), lam=scalar(1e3, 1e5), n_r=counts(3), seed=SEEDS)
 def test_run_transport(property_log, n, p_re, lam, n_r, seed):
     try:

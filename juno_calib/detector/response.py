@@ -329,6 +329,16 @@ class DetectorResponse:
             out[start:start + chunk] = self._direct(xc) + self._indirect(xc)
         return out * self.pde[None, :]
 
+    def direct_share(self, vertices, system: str = "lpmt") -> np.ndarray:
+        """Share (M,) of the expected PE of ``system`` that is direct (unscattered) light, for
+        vertices (M, 3) mm in the LS; the rest is the indirect light."""
+        check_choice("system", system, SYSTEMS)
+        x = self._check_vertices(vertices)
+        sl = self.system_slice[system]
+        direct = self._direct(x)[:, sl] @ self.pde[sl]
+        total = direct + self._indirect(x)[:, sl] @ self.pde[sl]
+        return direct / total
+
     def _indirect(self, x) -> np.ndarray:
         """Indirect-light fraction (M, N) of every PMT for vertices ``x`` (M, 3) mm."""
         r = np.linalg.norm(x, axis=1)
