@@ -16,7 +16,7 @@ def glued(run_fast):
 
 def test_contract_keys_are_plain_numbers(glued):
     for key in ("light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
-                "sigma_over_e_1mev_center"):
+                "sigma_over_e_1mev_center", "a_fv_charge", "sigma_over_e_ge68_center_charge"):
         assert isinstance(glued[key], float), f"{key} = {glued[key]!r}"
 
 
@@ -87,3 +87,29 @@ def test_non_uniformity_shape(glued, response):
     assert glued["g_max"] > 1.0, "yield rises towards the edge"
     assert glued["r_g_max_m"] < glued["r_total_reflection_m"]
     assert glued["g_edge"] < glued["g_max"] - 0.2, "and collapses past total reflection"
+
+
+def test_charge_resolution_is_photo_statistics_times_the_excess_noise_factor(glued):
+    # centre, electrons: a in charge = sqrt(ENF / Y0) for the LPMT signal's ENF (compound Poisson),
+    # within 4 sigma of the fit's own error
+    a, err = glued["res_a_charge_pct"], glued["res_a_charge_err_pct"]
+    assert abs(a - glued["res_a_charge_expected_pct"]) < 4 * err, (a, glued["res_a_charge_expected_pct"], err)
+    assert glued["res_a_charge_expected_pct"] == pytest.approx(
+        glued["res_a_expected_pct"] * np.sqrt(glued["enf_lpmt_signal"]), rel=1e-9)
+
+
+def test_a_fv_charge_is_the_volume_average_of_the_charge_photo_statistics(glued):
+    # fiducial volume, perfect map: a^2 = ENF <1/g>_FV / Y0 (the ENF of the signal PE)
+    a, err = glued["a_fv_charge"], glued["a_fv_charge_err"]
+    assert abs(a - glued["a_fv_charge_expected"]) < 4 * err, (a, glued["a_fv_charge_expected"], err)
+    assert glued["inv_g_fv"] < 1.0, "g > 1 over most of the fiducial volume: more light than at the centre"
+
+
+def test_as_built_ge68_budget_adds_up(glued):
+    # the quadrature sum of the model's terms (photo-statistics, dark noise, gamma cascade, SPE
+    # charge) predicts the simulated as-built charge peak within 4 sigma of its fit error
+    assert abs(glued["ab_sum_charge"] - glued["ab_sim_charge"]) < 4 * glued["ab_sim_charge_err"]
+    assert abs(glued["ab_sum_pe"] - glued["ab_sim_pe"]) < 4 * glued["ab_sim_pe_err"]
+    # photo-statistics at PERF25's 1,785 PE/MeV for the peak's visible energy
+    assert glued["ab_photo"] == pytest.approx(1 / np.sqrt(1785.0 * glued["ab_e_vis"]), rel=0.02)
+    assert glued["ab_charge_no_tail"] < glued["ab_charge"] < glued["ab_charge_double_tail"]

@@ -16,7 +16,7 @@ CONTRACT = {
     "02_sources_deployment": ["n_points_total", "n_points_acu", "n_points_cls", "n_points_gt"],
     "03_detector_response": [
         "light_yield_center", "r_total_reflection_m", "sigma_over_e_ge68_center",
-        "sigma_over_e_1mev_center",
+        "sigma_over_e_1mev_center", "a_fv_charge", "sigma_over_e_ge68_center_charge",
     ],
     "04_vertex_reconstruction": [
         "vertex_resolution_1mev_cm", "vertex_resolution_4mev_cm", "vertex_bias_edge_cm",

@@ -40,11 +40,12 @@ from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
 from juno_calib.detector import geometry as geo
 from juno_calib.detector import optics as opt
+from juno_calib.detector import spe as spem
 from juno_calib.detector import timing as tmg
 from juno_calib.detector import transport as trn
 from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
-from juno_calib.particles import beta, events, gamma, scintillator, visible
+from juno_calib.particles import beta, events, gamma, quenching, scintillator, visible
 from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
@@ -360,14 +361,59 @@ def test_total_reflection_onset(property_log, r_ls, t, n_ls, n_w):
         assert 0 < r <= r_ls + t
 
 
-@given(pos=positions(), e_vis=array_of(0.0, 10.0, max_len=5), n_events=counts(5), seed=SEEDS)
-def test_sample_total(property_log, response, pos, e_vis, n_events, seed):
+@given(pos=positions(), e_vis=array_of(0.0, 10.0, max_len=5), n_events=counts(5), seed=SEEDS,
+       charge=st.sampled_from([False, True, 1, "yes"]))
+def test_sample_total(property_log, response, pos, e_vis, n_events, seed, charge):
     n_dep = np.shape(pos)[0] if np.ndim(pos) == 2 else 1
     event = np.zeros(n_dep, np.int64)
-    out = call(property_log, response.sample_total, event, pos, e_vis, n_events, rng=make_rng(seed))
+    out = call(property_log, response.sample_total, event, pos, e_vis, n_events, rng=make_rng(seed),
+               charge=charge)
     if out is not None:
         assert np.all(out.lpmt >= 0) and np.all(out.spmt >= 0), "PE >= 0"
         assert out.lpmt.shape == (n_events,)
+        if charge:
+            assert out.lpmt_charge.shape == (n_events,) and finite(out.lpmt_charge, out.spmt_charge)
+
+
+@given(n=array_of(0.0, 1e5), system=st.sampled_from(["lpmt", "spmt", "LPMT"]))
+def test_charge_enf(property_log, response, n, system):
+    enf = call(property_log, response.charge_enf, n, system)
+    if enf is not None:
+        assert finite(enf) and np.all(np.asarray(enf) >= 1), "ENF >= 1"
+
+
+@given(t=array_of(0.05, 3.0, max_len=3), n_tracks=counts(30), t_cut=scalar(1e-3, 0.05),
+       step=scalar(0.01, 0.3), seed=SEEDS)
+def test_electron_light_spread(property_log, t, n_tracks, t_cut, step, seed):
+    scint = scintillator.Scintillator.load()
+    out = call(property_log, quenching.electron_light_spread, t, scint, rng=make_rng(seed), n_tracks=n_tracks,
+               t_cut=t_cut, step=step)
+    if out is not None:
+        assert finite(out["mean"], out["sigma"]) and np.all(out["mean"] > 0) and np.all(out["sigma"] >= 0)
+
+
+@given(t=array_of(0.1, 5.0, max_len=2), n_pos=st.sampled_from([1, 20, 25]), charge=st.sampled_from([True, 0]),
+       seed=SEEDS)
+def test_electron_resolution(property_log, response, t, n_pos, charge, seed):
+    scint = scintillator.Scintillator.load()
+    x = geo.sample_uniform_ls(n_pos, rng=make_rng(seed), r_max=15e3)
+    out = call(property_log, resolution.electron_resolution, response, t, x, scint=scint, rng=make_rng(seed),
+               charge=charge)
+    if out is not None:
+        assert finite(out["sigma_over_e"]) and np.all(out["sigma_over_e"] > 0)
+
+
+@given(gain_spread=scalar(0.0, 0.2), n_vertex=counts(4), seed=SEEDS,
+       quench=st.sampled_from([None, "per deposit", "short"]))
+def test_centre_peak_budget(property_log, response, gain_spread, n_vertex, seed, quench):
+    scint = scintillator.Scintillator.load()
+    dep = events.simulate_electrons(np.full(40, 1.0), np.zeros(3), rng=make_rng(seed), scint=scint)
+    tot = response.sample(dep, rng=make_rng(seed), charge=True)
+    q = {None: None, "per deposit": np.full(dep.e_vis.size, 0.01), "short": np.full(3, 0.01)}[quench]
+    out = call(property_log, resolution.centre_peak_budget, response, dep, tot, quench_rel=q,
+               gain_spread=gain_spread, n_vertex=n_vertex, rng=make_rng(seed))
+    if out is not None:
+        assert finite(list(out.values())) and out["sum_charge"] >= out["sum_pe"] > 0
 
 
 @given(pos=positions())
@@ -816,6 +862,31 @@ def test_time_of_flight(property_log, vtx, pmt):
     if tof is not None:
         d = np.linalg.norm(np.atleast_2d(pmt)[None, :, :] - np.atleast_2d(vtx)[:, None, :], axis=-1)
         assert finite(tof) and np.all(tof >= d / TIMING.speed_of_light * (1 - 1e-12)), "no faster than light"
+
+
+@given(sigma=scalar(0.0, 1.0), frac=scalar(0.0, 0.9), mean=scalar(0.1, 10.0), shape=scalar(0.1, 10.0),
+       kinds=st.one_of(hnp.arrays(np.int64, st.integers(0, 20), elements=st.integers(-1, 2)),
+                       hnp.arrays(np.float64, 3, elements=st.floats(0, 2)), st.just("all")),
+       n_pe=st.one_of(hnp.arrays(np.int64, st.integers(0, 6), elements=st.integers(-2, 10**6)),
+                      hnp.arrays(np.float64, 3, elements=st.floats(0, 10)), st.just(5)),
+       q=array_of(0.0, 20.0), seed=SEEDS)
+def test_spe_spectra_and_samplers(property_log, sigma, frac, mean, shape, kinds, n_pe, q, seed):
+    s = call(property_log, spem.SPESpectrum, peak_sigma=sigma, tail_fraction=frac, tail_mean=mean,
+             tail_shape=shape)
+    if s is None:
+        return
+    assert s.mean > 0 and s.enf >= 1, "a positive mean charge; the ENF is at least 1"
+    f = call(property_log, s.pdf, q)
+    if f is not None:
+        assert finite(f) and np.all(f >= 0), "a density"
+    spectra = (s, spem.SPESpectrum(peak_sigma=0.3))
+    c = call(property_log, spem.sample_charges, kinds, spectra, rng=make_rng(seed))
+    if c is not None:
+        assert c.shape == np.shape(kinds) and finite(c) and np.all(c > 0), "a PE has a positive charge"
+    tot = call(property_log, spem.sum_charges, n_pe, 0, spectra, rng=make_rng(seed))
+    if tot is not None:
+        assert tot.shape == np.shape(n_pe) and finite(tot)
+        assert np.all(tot[np.asarray(n_pe) == 0] == 0), "no PE, no charge"
 
 
 @given(pmts=st.one_of(hnp.arrays(np.int64, st.integers(0, 20), elements=st.integers(-2, 6)),

@@ -30,9 +30,9 @@ Two event samplers take energy deposits ``(event, position, e_vis)``:
   (cost proportional to the number of PE, see :mod:`juno_calib.detector.pmt_tables`) and gives
   it a time (emission profile, time of flight, transit-time spread: :mod:`juno_calib.detector.timing`),
   adds dark hits (PMT drawn in proportion to its dark rate, time uniform in the readout window)
-  and gives every PE a charge from the single-PE resolution (Gaussian of relative width per
-  type, truncated at zero by redrawing). LPMTs report the first-hit time, PE count and charge
-  per channel, SPMTs every hit.
+  and gives every PE a charge from its PMT type's single-PE spectrum (:mod:`juno_calib.detector.spe`:
+  a Gaussian main peak, and for the NNVT MCP-PMTs a long high-charge tail). LPMTs report the
+  first-hit time, PE count and charge per channel, SPMTs every hit.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, _ray_paths, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, bilinear
-from .timing import Timing, _spe_charges, deposit_of_pe, readout
+from .spe import SPESpectrum, _parameters, _sample_charges, _sum_charges
+from .timing import Timing, deposit_of_pe, readout
 from .transport import IndirectLight, TransportInputs, indirect_light
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
@@ -70,6 +71,9 @@ class PMTs(ParamSet):
     spe_resolution_nnvt: float
     spe_resolution_hamamatsu: float
     spmt_spe_resolution: float
+    spe_tail_fraction_nnvt: float
+    spe_tail_mean_nnvt: float
+    spe_tail_shape_nnvt: float
     readout_window: float
     light_yield_center: float
     spmt_cathode_depth: float
@@ -85,6 +89,9 @@ class PMTs(ParamSet):
             check_range(name, getattr(self, name), 0.0, 1e-3, unit="kHz")
         for name in ("spe_resolution_nnvt", "spe_resolution_hamamatsu", "spmt_spe_resolution"):
             check_range(name, getattr(self, name), 0.0, 1.0)
+        check_range("spe_tail_fraction_nnvt", self.spe_tail_fraction_nnvt, 0.0, 1.0, hi_open=True)
+        check_range("spe_tail_mean_nnvt", self.spe_tail_mean_nnvt, 0.0, 100.0, lo_open=True)
+        check_range("spe_tail_shape_nnvt", self.spe_tail_shape_nnvt, 0.0, 1e3, lo_open=True)
         check_range("readout_window", self.readout_window, 0.0, 1e5, unit="ns", lo_open=True)
         check_range("light_yield_center", self.light_yield_center, 1.0, 1e5, unit="PE/MeV")
         check_range("spmt_cathode_depth", self.spmt_cathode_depth, 0.0, 100.0, unit="mm")
@@ -106,12 +113,18 @@ class PMTs(ParamSet):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TotalPE:
-    """Per-event totals of the total-PE path: PE counts including dark noise, and the dark part."""
+    """Per-event totals of the total-PE path: PE counts including dark noise, and the dark part.
+
+    With ``charge=True`` also the summed charges (units of the mean SPE charge, signal + dark);
+    otherwise these are ``None``.
+    """
 
     lpmt: np.ndarray
     spmt: np.ndarray
     lpmt_dark: np.ndarray
     spmt_dark: np.ndarray
+    lpmt_charge: np.ndarray | None = None
+    spmt_charge: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -297,10 +310,56 @@ class DetectorResponse:
         return self._per_kind(p.dcr_nnvt, p.dcr_hamamatsu, p.dcr_spmt)
 
     @cached_property
-    def spe_resolution(self) -> np.ndarray:
-        """Relative single-PE charge resolution of every PMT (N,)."""
+    def spe_spectra(self) -> tuple:
+        """SPE charge spectra by type code (NNVT, Hamamatsu, SPMT): :mod:`juno_calib.detector.spe`."""
         p = self.pmts
-        return self._per_kind(p.spe_resolution_nnvt, p.spe_resolution_hamamatsu, p.spmt_spe_resolution)
+        return (SPESpectrum(peak_sigma=p.spe_resolution_nnvt, tail_fraction=p.spe_tail_fraction_nnvt,
+                            tail_mean=p.spe_tail_mean_nnvt, tail_shape=p.spe_tail_shape_nnvt,
+                            name="NNVT MCP-PMT"),
+                SPESpectrum(peak_sigma=p.spe_resolution_hamamatsu, name="Hamamatsu dynode PMT"),
+                SPESpectrum(peak_sigma=p.spmt_spe_resolution, name="3-inch PMT"))
+
+    @cached_property
+    def dark_type_fraction(self) -> dict:
+        """Share of each system's dark PE per PMT type (by dark rate): ``{"lpmt": (3,), "spmt": (3,)}``."""
+        out = {}
+        for s, sl in self.system_slice.items():
+            w = np.bincount(self.kind[sl], weights=self.dark_rate[sl], minlength=3)
+            out[s] = w / w.sum()
+        return out
+
+    @cached_property
+    def spe_resolution(self) -> np.ndarray:
+        """Relative width sigma_q/<q> of every PMT's whole SPE charge spectrum (N,), tail included:
+        ``1 + spe_resolution**2`` is the PMT's excess-noise factor."""
+        rel = [s.relative_sigma for s in self.spe_spectra]
+        return self._per_kind(*rel)
+
+    @cached_property
+    def type_fraction(self) -> dict:
+        """Share of each system's expected PE per PMT type for light from the centre:
+        ``{"lpmt": (3,), "spmt": (3,)}`` indexed by type code (the types are interleaved over the
+        sphere: in the design layout the NNVT share of the LPMT light changes by about one
+        percentage point over the fiducial volume; the total-PE path splits every event's PE with
+        these shares)."""
+        mu = self._center_direct * self.pde
+        out = {}
+        for s, sl in self.system_slice.items():
+            w = np.bincount(self.kind[sl], weights=mu[sl], minlength=3)
+            out[s] = w / w.sum()
+        return out
+
+    def charge_enf(self, n_signal, system: str = "lpmt"):
+        """Excess-noise factor of a system's summed charge with ``n_signal`` (scalar or array)
+        expected signal PE plus the mean dark PE: ``var(Q) = ENF * <N>`` for the compound Poisson
+        sum, with each type's ENF weighted by its share of the signal and of the dark PE."""
+        check_choice("system", system, SYSTEMS)
+        n = validate.array("n_signal", n_signal, 0.0, 1e9)
+        enf = np.array([sp.enf for sp in self.spe_spectra])
+        n_d = self.dark_mean[system]
+        num = n * (self.type_fraction[system] @ enf) + n_d * (self.dark_type_fraction[system] @ enf)
+        out = num / np.maximum(n + n_d, 1e-300)
+        return float(out) if out.ndim == 0 else out
 
     @cached_property
     def cathode_aspect(self) -> np.ndarray:
@@ -515,7 +574,8 @@ class DetectorResponse:
         ev = {s: np.bincount(event, weights=dep[s], minlength=n_events) for s in SYSTEMS}
         return dep, ev
 
-    def sample_total(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator) -> TotalPE:
+    def sample_total(self, event, position, e_vis, n_events: int, *, rng: np.random.Generator,
+                     charge: bool = False) -> TotalPE:
         """Total PE per event, LPMT and SPMT, from deposits (total-PE path).
 
         Parameters
@@ -524,15 +584,29 @@ class DetectorResponse:
         position : (D, 3) mm; e_vis : (D,) MeV, visible energy of each deposit.
         n_events : number of events (events without deposits get dark noise only).
         rng : generator.
+        charge : also draw the summed charge of each system: the PE (signal + dark) of an event
+            are split over the PMT types with :attr:`type_fraction` (multinomial) and each type's
+            PE summed with :func:`juno_calib.detector.spe.sum_charges` (cost ~ events). The PE
+            counts are the same draws as without ``charge``.
         """
         event, position, e_vis, n_events = _check_deposits(event, position, e_vis, n_events,
                                                            self.geometry.r_ls)
         validate.generator("rng", rng)
+        charge = validate.instance("charge", charge, bool)
         _, ev = self._event_means(event, position, e_vis, n_events)
         dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
         sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
+        q = {s: None for s in SYSTEMS}
+        if charge:
+            p = _parameters(self.spe_spectra)
+            for s in SYSTEMS:
+                n_by_type = (rng.multinomial(sig[s], self.type_fraction[s])
+                             + rng.multinomial(dark[s], self.dark_type_fraction[s]))
+                q[s] = sum(_sum_charges(n_by_type[:, k], k, p, rng) for k in range(3)
+                           if self.type_fraction[s][k] > 0 or self.dark_type_fraction[s][k] > 0)
         return TotalPE(lpmt=sig["lpmt"] + dark["lpmt"], spmt=sig["spmt"] + dark["spmt"],
-                       lpmt_dark=dark["lpmt"], spmt_dark=dark["spmt"])
+                       lpmt_dark=dark["lpmt"], spmt_dark=dark["spmt"], lpmt_charge=q["lpmt"],
+                       spmt_charge=q["spmt"])
 
     @cached_property
     def _dark_cdf(self) -> np.ndarray:
@@ -552,7 +626,9 @@ class DetectorResponse:
         for s, sl in self.system_slice.items():
             out[s] = {
                 "scattered": self.tables[s].scattered,
-                "spe_sigma": np.ascontiguousarray(self.spe_resolution[sl]),
+                # charges are drawn after the kernel from the SPE spectra (juno_calib.detector.spe);
+                # a zero width switches the kernel's own Gaussian charge off
+                "spe_sigma": np.zeros(sl.stop - sl.start),
                 "record": self.tables[s].pmt_record(np.asarray(self.layout.position, dtype=float)[sl],
                                                     self.tts[sl]),
                 "taus": np.asarray(tm.taus, dtype=float), "weight_cdf": np.cumsum(tm.weights),
@@ -583,8 +659,9 @@ class DetectorResponse:
         :meth:`juno_calib.detector.pmt_tables.PMTTable.sample_pe` (the time model of
         :mod:`juno_calib.detector.timing`: emission profile, time of flight, TTS).
         Dark PE: a Poisson number per event and system, PMT drawn in proportion to its rate,
-        time uniform in the readout window. Charges: each PE ~ Normal(1, sigma_spe) of its PMT
-        type, negatives redrawn. Readout (:func:`juno_calib.detector.timing.readout`): one row
+        time uniform in the readout window. Charges: each PE from its PMT type's SPE spectrum
+        (:func:`juno_calib.detector.spe.sample_charges`, units of the mean SPE charge). Readout
+        (:func:`juno_calib.detector.timing.readout`): one row
         per LPMT channel (first-hit time, PE, charge) and one per SPMT PE.
         Events are processed in chunks of about ``max_pe`` PE to bound the memory.
         """
@@ -601,6 +678,7 @@ class DetectorResponse:
         n_sig = {s: rng.poisson(ev[s]) for s in SYSTEMS}
         n_dark = {s: rng.poisson(self.dark_mean[s], n_events) for s in SYSTEMS}
         t_open, window = self.timing.readout_window_start, self.pmts.readout_window
+        spe = _parameters(self.spe_spectra)
         # events in chunks of about `max_pe` PE keep the temporaries small (a loop over chunks)
         per_event = sum(n_sig[s] + n_dark[s] for s in SYSTEMS)
         bounds = np.searchsorted(np.cumsum(per_event), np.arange(1, per_event.sum() // max_pe + 1) * max_pe)
@@ -611,8 +689,7 @@ class DetectorResponse:
             for s in SYSTEMS:
                 d = deposit_of_pe(n_sig[s][e0:e1], first[e0:e1], last[e0:e1], cum[s], rng)
                 lo, hi = self.system_slice[s].start, self.system_slice[s].stop
-                pmt, t, q = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s],
-                                                     return_charges=True)
+                pmt, t = self.tables[s].sample_pe(position, d, rng=rng, times=self._time_arrays[s])
                 nd = n_dark[s][e0:e1]
                 cdf = self._dark_cdf[lo:hi] - (self._dark_cdf[lo - 1] if lo else 0.0)
                 dark_pmt = np.minimum(np.searchsorted(cdf, rng.random(int(nd.sum())) * cdf[-1], side="right"),
@@ -620,7 +697,8 @@ class DetectorResponse:
                 counts += [n_sig[s][e0:e1], nd]
                 pmts += [pmt + lo, dark_pmt]
                 times += [t, t_open + window * rng.random(int(nd.sum()))]
-                charges += [q, _spe_charges(dark_pmt, self.spe_resolution, rng=rng)]
+                charges += [_sample_charges(self.kind[pmt + lo], spe, rng),
+                            _sample_charges(self.kind[dark_pmt], spe, rng)]
             # sources in the order LPMT signal, LPMT dark, SPMT signal, SPMT dark
             offsets = np.cumsum([0] + [c.sum() for c in counts])[:-1]
             starts = np.stack([o + np.concatenate([[0], np.cumsum(c)]) for o, c in zip(offsets, counts,
@@ -632,10 +710,12 @@ class DetectorResponse:
         return Hits(n_events=int(n_events), **{k: np.concatenate([p[k] for p in parts]) for k in parts[0]},
                     n_pmt_lpmt=self.n_lpmt)
 
-    def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False):
-        """Sample a :class:`juno_calib.particles.events.Deposits` object with either path."""
+    def sample(self, deposits, *, rng: np.random.Generator, per_pmt: bool = False, charge: bool = False):
+        """Sample a :class:`juno_calib.particles.events.Deposits` object with either path
+        (``charge``: the total-PE path also sums the charges; the per-PMT path always has them)."""
         if not all(hasattr(deposits, a) for a in ("event", "position", "e_vis", "n_events")):
             raise TypeError(f"deposits must be a Deposits (e.g. from simulate_gammas), got "
                             f"{type(deposits).__name__}")
         args = (deposits.event, deposits.position, deposits.e_vis, deposits.n_events)
-        return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng)
+        return self.sample_hits(*args, rng=rng) if per_pmt else self.sample_total(*args, rng=rng,
+                                                                                  charge=charge)

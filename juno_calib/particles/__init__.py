@@ -1,2 +1,2 @@
 """Particles and what they deposit: the scintillator's light model, gamma cascade, beta spectra,
-visible energy, event generators. May use: core, detector."""
+visible energy, electron light fluctuations, event generators. May use: core, detector."""
