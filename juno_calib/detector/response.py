@@ -543,7 +543,7 @@ class DetectorResponse:
                 float(self.cathode_aspect[sl].mean()), self.pde[sl], self.optics, g.r_ls,
                 g.acrylic_thickness, scale=self.photon_yield, n_r=n_r, n_alpha=n_alpha,
                 indirect=self._indirect_grid(sl, n_r, n_alpha),
-                angular=self._system_angular(sl))
+                angular=None if self._angular_flat else self._system_angular(sl))
         return out
 
     def _system_angular(self, sl):
