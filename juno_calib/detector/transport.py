@@ -60,7 +60,7 @@ import numpy as np
 from ..core import validate
 from .timing import _block_state, _uniform
 
-TRANSPORT_VERSION = 1
+TRANSPORT_VERSION = 2
 """Version of the transport code; part of the cache key (bump it when the kernel changes)."""
 
 FATES = ("absorbed_ls", "absorbed_acrylic", "absorbed_water", "escaped", "lost")
@@ -347,10 +347,16 @@ class IndirectLight:
 
 
 def _normalise(sums, inputs: TransportInputs) -> np.ndarray:
-    """Weight sums per bin -> probability per photon for one PMT of each type."""
+    """Weight sums per bin -> probability per photon for one PMT of each type.
+
+    At the centre (the first radius) the light is isotropic: its row is the mean of its bins, so
+    that the centre value, which every PMT reads from the same bin and which fixes the model's
+    normalisation, carries the precision of the whole row, not of one bin."""
     r_pmt = np.asarray(inputs.r_pmt, float)
     bin_area = 2.0 * np.pi * r_pmt**2 * (2.0 / inputs.n_alpha)
-    return sums / (inputs.n_photons * bin_area[:, None, None])
+    out = sums / (inputs.n_photons * bin_area[:, None, None])
+    out[:, 0, :] = out[:, 0, :].mean(axis=1, keepdims=True)
+    return out
 
 
 def _check_inputs(inputs) -> None:
