@@ -113,7 +113,9 @@ def response():
     """The design detector response with a coarser total map (the tests measure its accuracy)."""
     from juno_calib.detector.response import DetectorResponse
 
-    return DetectorResponse.load("design", map_shape=(48, 9))
+    response = DetectorResponse.load("design", map_shape=(48, 9))
+    _ = response.total_map  # tabulated here, not inside the first property-test example's deadline
+    return response
 
 
 @pytest.fixture(scope="session")

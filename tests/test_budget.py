@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from juno_calib.calibration.peak_statistics import shell_representatives, simulated_peak
+from juno_calib.calibration.peak_statistics import fit_toys, shell_representatives, simulated_peak
 from juno_calib.core import units
 from juno_calib.hardware.budget import (
     Programme,
@@ -18,10 +18,12 @@ from juno_calib.hardware.budget import (
     map_statistics,
     peak_precision_toy,
     peak_rate,
+    positioning_term,
     programme_time,
     run_times,
     sigma_rel_photostatistics,
     source_statistics,
+    windowed_fit_factor,
     yearly_budget,
 )
 from juno_calib.hardware.deployment import programme_plan
@@ -137,6 +139,67 @@ def test_source_statistics_uses_the_given_widths():
     assert amc["precision_in_table_time"] == pytest.approx(0.02 / math.sqrt(n_table), rel=1e-9)
     with pytest.raises(ValueError, match="sigma_rel has no value for source.*K40"):
         source_statistics(0.001, {k: v for k, v in sig.items() if k != "K40"}, prog)
+
+
+def test_source_statistics_activity_is_a_parameter():
+    # the peak rate is A x f x efficiency: one activity for every source replaces the data file's,
+    # and the time needed scales as 1/A (the events needed do not depend on A)
+    sig = {"AmC": 0.02, "AmBe": 0.02, "Ge68": 0.04, "Cs137": 0.05, "Mn54": 0.045, "Co60": 0.02, "K40": 0.03}
+    prog = Programme.load()
+    base = {r["source"]: r for r in source_statistics(0.001, sig, prog, activity=100 * units.Bq)}
+    weak = {r["source"]: r for r in source_statistics(0.001, sig, prog, activity=10 * units.Bq)}
+    for name, row in base.items():
+        assert weak[name]["rate_hz"] == pytest.approx(row["rate_hz"] / 10, rel=1e-12), name
+        assert weak[name]["needed_min"] == pytest.approx(10 * row["needed_min"], rel=1e-12), name
+        assert weak[name]["events"] == row["events"]
+    with pytest.raises(ValueError, match="activity = -5 Bq is outside the allowed range"):
+        source_statistics(0.001, sig, prog, activity=-5 * units.Bq)
+
+
+def test_positioning_term_vanishes_without_error_and_scales_linearly():
+    # g(r) = 1 + k r: delta_g / g = k sigma / g(r), all radial; sigma = 0 gives 0 and the term is
+    # linear in sigma (first order in the position error)
+    k = 0.6 / units.m  # the steepest slope of g beyond the TIR radius is ~0.6 per m (chapter 8)
+    def g(p):
+        return 1.0 + k * np.linalg.norm(p, axis=1)
+    pos = np.array([[0.0, 0.0, 16000.0], [0.0, 12000.0, 0.0], [5000.0, 5000.0, -5000.0]])
+    zero = positioning_term(g, pos, 0.0)
+    assert np.all(zero["total"] == 0.0)
+    one = positioning_term(g, pos, 3 * units.cm)
+    assert np.allclose(one["radial"], k * 3 * units.cm / g(pos), rtol=1e-6)
+    assert np.allclose(one["angular"], 0.0, atol=1e-9), "a radial g has no slope across the radius"
+    two = positioning_term(g, pos, np.array([6.0, 6.0, 6.0]) * units.cm)
+    assert np.allclose(two["total"], 2 * one["total"], rtol=1e-9)
+    assert np.allclose(np.hypot(two["radial"], two["angular"]), two["total"])
+    # a slope along z seen from a point on the x axis is all across the radius
+    side = positioning_term(lambda p: 1.0 + 0.1 / units.m * p[:, 2], [16000.0, 0.0, 0.0], 1 * units.cm)
+    assert side["radial"][0] == pytest.approx(0.0, abs=1e-12)
+    assert side["angular"][0] == pytest.approx(0.1 / units.m * 1 * units.cm, rel=1e-9)
+    with pytest.raises(ValueError, match="sigma_pos must be a number or have shape"):
+        positioning_term(g, pos, [1.0, 2.0])
+    with pytest.raises(TypeError, match="g must be a callable"):
+        positioning_term(1.0, pos, 1.0)
+
+
+def test_estimator_toys_reproduce_the_gaussian_formula_for_a_gaussian_peak(rng):
+    # Gaussian toy peaks (sigma/E = 5%, 4000 events): the fit's spread over 200 toys is
+    # sigma/E/sqrt(N) (N events in the window) times the Cramer-Rao factor of its window, 1.01 for
+    # +-3 sigma, i.e. the Gaussian formula (sigma/p)^2, within 4 sigma of the toys' statistics
+    toys = rng.normal(1000.0, 50.0, (200, 4000))
+    wide = fit_toys(toys, n_sigma=3.0)
+    # the formula takes the fitted width: a binned least-squares (Neyman) fit reads sigma ~2% low
+    assert wide["n_mean"] == pytest.approx(4000 * math.erf(3 / math.sqrt(2)), rel=0.01)
+    assert wide["gaussian"] == pytest.approx(0.05 / math.sqrt(wide["n_mean"]), rel=0.04)
+    assert wide["ratio"] == pytest.approx(windowed_fit_factor(3.0), abs=4 * wide["ratio_err"])
+    assert wide["ratio"] == pytest.approx(1.0, abs=4 * wide["ratio_err"] + 0.02)
+    # the +-2 sigma window of the book's estimator cannot beat its Cramer-Rao bound, 1.137
+    narrow = fit_toys(toys, n_sigma=2.0)
+    assert narrow["ratio"] > windowed_fit_factor(2.0) - 4 * narrow["ratio_err"]
+    inside = math.erf(2 / math.sqrt(2))
+    assert windowed_fit_factor(2.0) == pytest.approx(math.sqrt(inside / (inside - 4 * math.exp(-2)
+                                                                          / math.sqrt(2 * math.pi))))
+    with pytest.raises(ValueError, match="at least 5 toy peaks"):
+        fit_toys(toys[:3])
 
 
 def test_map_statistics_sums_its_points():

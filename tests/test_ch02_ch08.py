@@ -83,3 +83,41 @@ def test_ch08_uses_the_simulated_resolution(run_fast):
     assert g["map_r_worst_m"] >= g["r_tir_m"] - 1e-6, "the peak widens at and beyond the TIR radius"
     assert g["map_needed_total_min"] < g["map_table_total_min"]
     assert g["n_shells"] >= 10 and g["n_gt"] > 0
+
+
+@pytest.mark.notebook
+def test_ch08_scenarios_positioning_guide_tube_and_toys(run_fast):
+    import math
+
+    g = _glued(run_fast("08_time_budget"))
+    # the yearly hours are a scenario of the overheads: quicker swaps and motion cost less, and no
+    # scenario costs less than the DAQ alone (Table 2 x frequencies)
+    assert (g["hours_per_year_daq_only"] < g["hours_per_year_lean"] < g["calibration_hours_per_year"]
+            < g["hours_per_year_slow"])
+    assert g["hours_per_year_two_comprehensive"] > g["calibration_hours_per_year"]
+    # positioning: |grad g| sigma_pos vanishes at the centre (g is flat there by symmetry) and is
+    # largest beyond the TIR radius, where it limits the points (seed 000: the edge needs ~cm
+    # positioning); the worst point's error then exceeds the statistical one
+    assert g["position_term_centre_pct"] < 1e-3
+    assert g["position_term_max_r_m"] >= g["r_tir_m"] - 1e-6
+    assert g["position_term_max_pct"] > g["position_term_inside_max_pct"]
+    assert g["n_points_position_limited"] > 0
+    assert g["map_precision_worst_total_pct"] >= g["position_term_max_pct"]
+    # guide tube: the captures partition the neutrons; the 12 cm acrylic passes exp(-mu x) of the
+    # gammas (mu from the NIST composition, ~0.054/cm at 2.223 MeV, NIST SRD 126)
+    assert g["gt_captured_water"] + g["gt_captured_acrylic"] + g["gt_captured_ls"] == pytest.approx(1.0)
+    assert g["acrylic_transmission"] == pytest.approx(math.exp(-g["mu_acrylic_per_cm"] * g["acrylic_cm"]),
+                                                      rel=1e-9)
+    assert g["mu_acrylic_per_cm"] == pytest.approx(0.0539, rel=0.015), "NIST SRD 126, PMMA at 2.223 MeV"
+    # at most the inward half of the gammas, attenuated, can reach the LS: a GT point's peak rate
+    # is well below the centre's, so it needs more DAQ than the centre-rate estimate
+    assert g["gt_peak_yield"] <= g["gt_nh_reach"] < 0.5
+    assert g["gt_rate_ratio"] < 0.5 and g["gt_needed_s"] > g["gt_needed_s_before"]
+    # the dropped gammas that scatter forward by less than the peak width bound the rate from above
+    assert g["gt_rate_ratio"] < g["gt_rate_ratio_upper"] < g["gt_rate_ratio"] * (1 + g["gt_nh_scatter"]
+                                                                                / g["gt_nh_reach"])
+    assert 0 < g["gt_forward_fraction"] < 0.5
+    # toys: a fit within +-2 sigma cannot beat the window's Cramer-Rao bound (4 sigma of the toys)
+    assert g["crb_factor_2sigma"] == pytest.approx(1.137, rel=1e-3)
+    assert g["toy_ratio_centre"] > g["crb_factor_2sigma"] - 4 * g["toy_ratio_centre_err"]
+    assert g["map_needed_total_min_toys"] > g["map_needed_total_min"]

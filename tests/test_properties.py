@@ -50,6 +50,8 @@ from juno_calib.particles.scintillator import ELECTRON_MASS
 from juno_calib.reach import mass_ordering as mo
 from juno_calib.reach import oscillation as osc
 from juno_calib.reach import reactor
+from juno_calib.scale import cluster as dcluster
+from juno_calib.scale import ensemble as dens
 
 PACKAGE = Path(juno_calib.__file__).resolve().parent
 R_LS = 17700.0
@@ -363,7 +365,7 @@ def test_total_reflection_onset(property_log, r_ls, t, n_ls, n_w):
 
 @given(pos=positions(), e_vis=array_of(0.0, 10.0, max_len=5), n_events=counts(5), seed=SEEDS,
        charge=st.sampled_from([False, True, 1, "yes"]))
-def test_sample_total(property_log, response, pos, e_vis, n_events, seed, charge):
+def test_sample_total(property_log, response, total_map, pos, e_vis, n_events, seed, charge):
     n_dep = np.shape(pos)[0] if np.ndim(pos) == 2 else 1
     event = np.zeros(n_dep, np.int64)
     out = call(property_log, response.sample_total, event, pos, e_vis, n_events, rng=make_rng(seed),
@@ -394,7 +396,7 @@ def test_electron_light_spread(property_log, t, n_tracks, t_cut, step, seed):
 
 @given(t=array_of(0.1, 5.0, max_len=2), n_pos=st.sampled_from([1, 20, 25]), charge=st.sampled_from([True, 0]),
        seed=SEEDS)
-def test_electron_resolution(property_log, response, t, n_pos, charge, seed):
+def test_electron_resolution(property_log, response, total_map, t, n_pos, charge, seed):
     scint = scintillator.Scintillator.load()
     x = geo.sample_uniform_ls(n_pos, rng=make_rng(seed), r_max=15e3)
     out = call(property_log, resolution.electron_resolution, response, t, x, scint=scint, rng=make_rng(seed),
@@ -405,7 +407,7 @@ def test_electron_resolution(property_log, response, t, n_pos, charge, seed):
 
 @given(gain_spread=scalar(0.0, 0.2), n_vertex=counts(4), seed=SEEDS,
        quench=st.sampled_from([None, "per deposit", "short"]))
-def test_centre_peak_budget(property_log, response, gain_spread, n_vertex, seed, quench):
+def test_centre_peak_budget(property_log, response, total_map, gain_spread, n_vertex, seed, quench):
     scint = scintillator.Scintillator.load()
     dep = events.simulate_electrons(np.full(40, 1.0), np.zeros(3), rng=make_rng(seed), scint=scint)
     tot = response.sample(dep, rng=make_rng(seed), charge=True)
@@ -416,12 +418,18 @@ def test_centre_peak_budget(property_log, response, gain_spread, n_vertex, seed,
         assert finite(list(out.values())) and out["sum_charge"] >= out["sum_pe"] > 0
 
 
+@pytest.fixture(scope="module")
+def total_map(response):
+    """The response's total map, tabulated here: not inside the first example's deadline."""
+    return response.total_map
+
+
 @given(pos=positions())
-def test_map_lookup(property_log, response, pos):
-    mu = call(property_log, response.total_map.expected, pos)
+def test_map_lookup(property_log, total_map, pos):
+    mu = call(property_log, total_map.expected, pos)
     if mu is not None:
         assert all(finite(m) and np.all(m > 0) for m in mu.values())
-    g = call(property_log, response.total_map.g, pos)
+    g = call(property_log, total_map.g, pos)
     if g is not None:
         assert finite(g) and np.all(g > 0)
 
@@ -621,6 +629,105 @@ def test_map_statistics(property_log, s, t):
         assert finite(out["events"], out["time"]) and out["total_time"] > 0
 
 
+@given(pos=positions(2e4), sigma=st.one_of(scalar(0.0, 2e3), array_of(0.0, 100.0, max_len=4)),
+       step=scalar(0.0, 2e3))
+def test_positioning_term(property_log, pos, sigma, step):
+    def g(p):
+        return 1.0 + 1e-4 * np.linalg.norm(p, axis=1)  # a smooth yield, 0.1 per m
+    out = call(property_log, budget.positioning_term, g, pos, sigma, step=step)
+    if out is not None:
+        assert finite(out["total"]) and np.all(out["total"] >= 0)
+        assert np.allclose(out["total"] ** 2, out["radial"] ** 2 + out["angular"] ** 2)
+
+
+@given(name=st.sampled_from(("acrylic", "water", "PMMA", 3)), e=array_of(0.01, 20.0))
+def test_guide_tube_media(property_log, scint, name, e):
+    from juno_calib.hardware import guide_tube
+
+    m = call(property_log, guide_tube.load_medium, name, scint)
+    if m is not None:
+        assert 0 < m.capture_fraction_h <= 1
+        mu = call(property_log, guide_tube.attenuation_coefficient, e, m, scint)
+        if mu is not None:
+            assert finite(mu) and np.all(mu > 0)
+
+
+@given(start=positions(3e4, max_n=4), seed=SEEDS, e=scalar(0.1, 10.0))
+def test_transmit_to_ls(property_log, scint, geometry, start, seed, e):
+    from juno_calib.hardware import guide_tube
+
+    try:  # aim at the centre where the start is a good (n, 3) point set; else any direction
+        dirs = -np.nan_to_num(np.atleast_2d(np.asarray(start, dtype=float)).reshape(-1, 3))
+        norm = np.linalg.norm(dirs, axis=1, keepdims=True)
+        dirs = np.where(norm > 0, dirs / np.where(norm > 0, norm, 1.0), [[0.0, 0.0, 1.0]])
+    except (ValueError, TypeError):
+        dirs = np.array([[0.0, 0.0, 1.0]])
+    n = len(dirs)
+    out = call(property_log, guide_tube.transmit_to_ls, np.full(n, e) if np.ndim(e) == 0 else e, start,
+               dirs, rng=make_rng(seed), scint=scint, geometry=geometry,
+               acrylic=guide_tube.load_medium("acrylic", scint), water=guide_tube.load_medium("water", scint))
+    if out is not None:
+        assert np.all((out["survival"] >= 0) & (out["survival"] <= 1)) and out["reached"].dtype == bool
+
+
+@given(n=counts(300), pos=positions(2e4, max_n=1), seed=SEEDS)
+def test_simulate_guide_tube(property_log, scint, geometry, n, pos, seed):
+    from juno_calib.hardware import guide_tube
+
+    out = call(property_log, guide_tube.simulate_guide_tube, sources.get_source("AmC"), n, pos,
+               rng=make_rng(seed), scint=scint, geometry=geometry)
+    if out is not None:
+        dep, f = out
+        assert f["captured_ls"] + f["captured_acrylic"] + f["captured_water"] <= 1 + 1e-12
+        assert 0 <= f["nh_reach"] <= f["nh"] <= 1 and finite(dep.e_vis)
+
+
+@given(n=st.one_of(counts(3000), st.just(1000)), seed=SEEDS,
+       pos=st.one_of(positions(2e4, max_n=2), st.just(np.array([17840.0, 0.0, 0.0]))))
+def test_guide_tube_peak(property_log, response, scint, n, seed, pos):
+    from juno_calib.calibration.peak_statistics import guide_tube_peak
+
+    out = call(property_log, guide_tube_peak, sources.get_source("AmC"), pos, n, rng=make_rng(seed),
+               response=response, scint=scint)
+    if out is not None:
+        assert finite(*out.values()) and np.all(out["sigma_rel"] > 0)
+        assert np.all((out["peak_yield"] >= 0) & (out["peak_yield"] <= out["nh_reach"] + 1e-12))
+
+
+@given(toys=st.one_of(st.lists(array_of(-10.0, 10.0, max_len=80), max_size=7),
+                      st.builds(lambda s, t, n: make_rng(s).normal(100.0, 5.0, (t, n)), SEEDS,
+                                st.integers(1, 8), st.integers(10, 120))),
+       n_sigma=scalar(0.1, 12.0))
+def test_fit_toys(property_log, toys, n_sigma):
+    from juno_calib.calibration.peak_statistics import fit_toys
+
+    out = call(property_log, fit_toys, toys, n_sigma=n_sigma)
+    if out is not None:
+        assert finite(list(out.values())) and out["spread"] >= 0 and out["gaussian"] > 0
+
+
+@given(n=st.one_of(counts(400), st.just(200)), n_toys=st.one_of(counts(8), st.just(5)), seed=SEEDS,
+       pos=positions(max_n=1))
+def test_peak_precision_toys(property_log, response, scint, n, n_toys, seed, pos):
+    from juno_calib.calibration.peak_statistics import peak_precision_toys
+
+    out = call(property_log, peak_precision_toys, sources.get_source("AmC"), pos, n, n_toys,
+               rng=make_rng(seed), response=response, scint=scint)
+    if out is not None:
+        assert finite(list(out.values())) and out["ratio"] > 0
+
+
+@given(n=st.one_of(counts(900), st.just(600)), n_toys=st.one_of(counts(8), st.just(5)), seed=SEEDS,
+       pos=st.one_of(positions(2e4, max_n=1), st.just(np.array([17840.0, 0.0, 0.0]))))
+def test_guide_tube_precision_toys(property_log, response, scint, n, n_toys, seed, pos):
+    from juno_calib.calibration.peak_statistics import guide_tube_precision_toys
+
+    out = call(property_log, guide_tube_precision_toys, sources.get_source("AmC"), pos, n, n_toys,
+               rng=make_rng(seed), response=response, scint=scint)
+    if out is not None:
+        assert finite(list(out.values())) and out["ratio"] > 0
+
+
 @given(pos=positions(), g=array_of(0.5, 1.5, max_len=5), tol=scalar(0.1, 1e3))
 def test_shell_representatives(property_log, pos, g, tol):
     from juno_calib.calibration.peak_statistics import shell_representatives
@@ -666,7 +773,7 @@ def test_ibd_cross_section(property_log, e, cos, n_cos):
     if out is not None:
         e_pos, ds = out
         assert finite(e_pos, ds) and np.all(ds >= 0), "dσ/dcos >= 0"
-        assert np.all(e_pos >= reactor.load_inputs().electron_mass * (1 - 1e-12)), "E_e >= m_e"
+        assert np.all(e_pos >= ELECTRON_MASS * (1 - 1e-12)), "E_e >= m_e"
     sig = call(property_log, reactor.ibd_cross_section, e, n_cos=n_cos)
     if sig is not None:
         assert finite(sig) and np.all(sig >= 0)
@@ -770,6 +877,115 @@ def test_posterior_nl_modes(property_log, seed, n_draws, spread, n_modes, e_lo, 
     if out is not None:
         assert finite(out.mixing, out.tilt, out.envelope, out.captured) and out.envelope > 0
         assert 0 <= out.captured <= 1 + 1e-9, "the modes carry at most the draws' variance"
+
+
+@pytest.fixture(scope="module")
+def ordering_model():
+    """A coarse mass-ordering model (50 keV, 2 angles): the input checks do not need the chapter's."""
+    truth = osc.load_parameters("global", "normal")
+    visible = mo.positron_visible_model(scintillator.Scintillator.load())
+    response = mo.build_response(visible, mo.Resolution(0.03, 0.008, 0.012),
+                                 e_nu=mo.default_enu_grid(step=0.05), n_cos=2, n_modes=1)
+    return mo.MassOrderingModel.build(response, truth), truth
+
+
+@given(data=array_of(0.0, 1e4, max_len=3), years=scalar(0.1, 20.0), dm31=array_of(-3e-15, 3e-15, max_len=3),
+       right_size=st.booleans(), sd=scalar(0.0, 1.0))
+def test_profile_and_exposures(property_log, ordering_model, data, years, dm31, right_size, sd):
+    model, truth = ordering_model
+    n_bins = model.response.matrix.shape[0]
+    if right_size and isinstance(data, np.ndarray) and data.ndim == 1 and data.size:
+        data = np.resize(data, n_bins)  # one count per analysis bin
+    out = call(property_log, mo.profile, model, data, dm31, truth, years=years,
+               priors={"dm2_21": sd}, n_iter=1)
+    if out is not None:
+        chi2, pars, _ = out
+        assert finite(chi2, pars) and np.all(chi2 >= -1e-9), "a χ² is not negative"
+    d = call(property_log, mo.dchi2_vs_years, model, truth, years, n_coarse=3, n_fine=3, n_iter=1)
+    if d is not None:
+        assert finite(d) and np.all(d >= 0), "Asimov Δχ² of the wrong ordering is not negative"
+
+
+@pytest.fixture(scope="module")
+def nl_model(scint):
+    from juno_calib.core import units
+    from juno_calib.detector.optics import Optics
+
+    cfg = nlin.NLFitConfig.load()
+    model = nlin.ElectronNLModel.build(
+        z_over_a=scint.z_over_a, mean_excitation_mev=scint.mean_excitation_energy / units.MeV,
+        density_gcm3=scint.density / (units.g / units.cm**3), n_ls=Optics.load().n_ls,
+        scint_yield_per_mev=Optics.load().scint_yield * units.MeV, config=cfg)
+    return model, cfg
+
+
+def three(lo: float, hi: float):
+    """Three good values (one per line) or anything :func:`array_of` draws."""
+    return st.one_of(hnp.arrays(np.float64, 3, elements=st.floats(lo, hi)), array_of(0.0, hi, max_len=3))
+
+
+@given(mean=three(100.0, 2e4), err=three(1.0, 50.0), shift=scalar(-0.01, 0.01),
+       dark=scalar(0.0, 100.0), a_start=scalar(500.0, 2000.0), seed=SEEDS, good_weights=st.booleans())
+def test_peak_data_and_nl_fit(property_log, nl_model, mean, err, shift, dark, a_start, seed, good_weights):
+    model, cfg = nl_model
+    n = 3
+    peaks = call(property_log, nlin.PeakData, ("a", "b", "c"), np.array([0.66, 1.1, 2.2]), mean, err,
+                 np.array([True, True, False]), np.full(n, shift) if isinstance(shift, float) else shift)
+    if peaks is None:
+        return
+    assert finite(peaks.mean_pe, peaks.err_pe) and np.all(peaks.mean_pe > 0) and np.all(peaks.err_pe > 0)
+    g = model.t.size
+    w = make_rng(seed).uniform(0, 1, (n, g) if good_weights else (n, g + 1))
+    fit = call(property_log, nlin.NLFit, model, peaks, w, cfg, dark_pe=dark, a_start=a_start)
+    if fit is not None:
+        ll = fit.log_likelihood(fit.x0)
+        assert np.all(np.isfinite(ll)), "the likelihood at the start point is a number"
+
+
+@given(edges=array_of(0.0, 3e4, max_len=5), counts_=array_of(0.0, 100.0, max_len=4), line=counts(3),
+       dark=scalar(0.0, 1e3), good=st.booleans())
+def test_b12_data(property_log, edges, counts_, line, dark, good):
+    t = np.linspace(0.0, 13.0, 6)
+    if good and isinstance(counts_, np.ndarray) and counts_.ndim == 1:
+        edges = 1000.0 + 50.0 * np.arange(counts_.size + 1)  # increasing, one more than the counts
+    b = call(property_log, nlin.B12Data, edges, counts_, t, np.ones(6), np.zeros(6), line, dark)
+    if b is not None:
+        assert np.all(np.diff(b.edges_pe) > 0) and b.counts.size == b.edges_pe.size - 1
+
+
+@given(n=st.one_of(st.integers(100, 300), counts(300)), a=scalar(500.0, 2000.0), kb=scalar(0.005, 0.02),
+       dark=scalar(0.0, 50.0), seed=SEEDS,
+       which=st.sampled_from(["templates", "annihilation", "b12_data", "b12_sample"]),
+       other=st.sampled_from([None, "scint", "rng", "lines"]))
+def test_nl_data_simulations(property_log, nl_model, scint, geometry, response, n, a, kb, dark, seed, which, other):
+    """The NL chain's simulations check their inputs (small samples: the checks, not the physics)."""
+    from juno_calib.particles.beta import B12Decay
+
+    model, cfg = nl_model
+    rng = "seed" if other == "rng" else make_rng(seed)
+    sc = "design" if other == "scint" else scint
+    lines = "nH" if other == "lines" else nld.LINES[:1]
+    if which == "templates":
+        out = call(property_log, nld.line_templates, lines, n, model, rng=rng, scint=sc, geometry=geometry,
+                   a_nominal=a, kb_nominal=kb, dark_pe=dark)
+        if out is not None:
+            w, shift, err = out
+            assert finite(w, shift, err) and np.all(w >= 0) and np.all(err > 0)
+    elif which == "annihilation":
+        w = call(property_log, nld.annihilation_weights, model, n, rng=rng, scint=sc, geometry=geometry)
+        if w is not None:
+            assert finite(w) and np.all(w >= 0)
+    elif which == "b12_data":
+        pe = make_rng(seed).uniform(0, 15 * 1500.0, 200)
+        b = call(property_log, nld.b12_data, pe, config=cfg, a_start=a, n_template=n, rng=rng,
+                 decay=B12Decay.load(), gamma_line=0, dark_var_pe=dark)
+        if b is not None:
+            assert b.counts.sum() <= 200 and math.isclose(b.w_ground.sum() + b.w_gamma.sum(), 1.0, rel_tol=1e-9)
+    else:
+        pe = call(property_log, nld.b12_sample, n, rng=rng, scint=sc, geometry=geometry, response=response,
+                  fiducial_radius=a * 5.0 if isinstance(a, float) else a, residual=kb)
+        if pe is not None:
+            assert finite(pe) and pe.shape == (n,)
 
 
 # --- dual calorimetry: channel charges and the laser-scan moments ---------------------------------
@@ -1094,3 +1310,106 @@ def test_measure_peak_and_programme_events(property_log, seed, n, dark, guess, w
     k = call(property_log, nld.programme_events, line)
     if k is not None:
         assert isinstance(k, int) and k > 0, "a run records decays"
+
+
+# --- the ¹²B spectrum of the resolution fit and the truth's ¹²B decays over the volume ------------------
+
+
+def _b12_model():
+    from juno_calib.core import units
+    from juno_calib.particles.scintillator import Scintillator
+
+    sc, op = Scintillator.load("design"), opt.Optics.load("design")
+    return nlin.ElectronNLModel.build(
+        z_over_a=sc.z_over_a, mean_excitation_mev=sc.mean_excitation_energy / units.MeV,
+        density_gcm3=sc.density / (units.g / units.cm**3), n_ls=op.n_ls,
+        scint_yield_per_mev=op.scint_yield * units.MeV, config=nlin.NLFitConfig.load("design"))
+
+
+B12_MODEL = _b12_model()
+B12_W = nlin.grid_weights(np.array([1.0, 1.223]), np.array([0, 0]), 1, B12_MODEL.t)
+B12_COV = [[0.63e-3**2, -0.921 * 0.63e-3 * 0.187], [-0.921 * 0.63e-3 * 0.187, 0.187**2]]
+B12_SPEC = rfit.b12_spectrum(np.arange(4.0, 14.0001, 0.5), np.ones(20), model=B12_MODEL, w_nh=B12_W,
+                             w_gamma=B12_W, e_nh=2.223, nl_mean=[0.01452, 1.739], nl_cov=B12_COV)
+
+
+@given(lo=scalar(-5.0, 10.0), width=scalar(0.01, 1.0), n_bins=counts(40), e_nh=scalar(0.5, 5.0),
+       mean=array_of(0.0, 2.0, max_len=3), scale=scalar(0.0, 2.0))
+def test_b12_spectrum(property_log, lo, width, n_bins, e_nh, mean, scale):
+    try:
+        edges = (float(lo) + float(width) * np.arange(int(n_bins) + 1) if 0 <= int(n_bins) <= 1000
+                 else np.full(3, float(lo)))
+    except (TypeError, ValueError, OverflowError):
+        edges = lo
+    n = np.size(edges) - 1 if isinstance(edges, np.ndarray) else 2
+    cov = np.asarray(B12_COV) * (scale if isinstance(scale, float) else 1.0)
+    spec = call(property_log, rfit.b12_spectrum, edges, np.ones(max(n, 0)), model=B12_MODEL, w_nh=B12_W,
+                w_gamma=B12_W, e_nh=e_nh, nl_mean=mean, nl_cov=cov)
+    if spec is not None:
+        assert spec.counts.size == spec.edges.size - 1 and np.all(np.diff(spec.cell_edges) > 0)
+        assert np.allclose(spec.cell_edges[spec.edge_index], spec.edges), "the bins are cells of the grid"
+
+
+@given(theta=array_of(0.0, 0.05, max_len=9), n=scalar(0.0, 1e6), z=array_of(-3.0, 3.0, max_len=2), seed=SEEDS,
+       scale=scalar(0.5, 3.0), slope=scalar(0.5, 3.0))
+def test_fold_b12(property_log, theta, n, z, seed, scale, slope):
+    if isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.size == 9:
+        theta = theta.copy()
+        theta[5:] *= 20.0  # NL coordinates of a few sigma, scale and slope of a few percent
+    mu = call(property_log, rfit.fold_b12, B12_SPEC, theta, n_events=n)
+    if mu is not None:
+        assert finite(mu) and np.all(mu >= -1e-9 * max(float(n), 1.0)), "expected counts >= 0"
+        assert mu.sum() <= float(n) * (1 + 1e-9) + 1e-9, "a window cannot hold more than every decay"
+        toy = call(property_log, rfit.b12_toy, B12_SPEC, theta, n_events=min(float(n), 1e5), rng=make_rng(seed))
+        if toy is not None:
+            assert np.all(toy.counts >= 0) and toy.counts.shape == B12_SPEC.counts.shape
+    k = call(property_log, rfit.b12_nl, B12_SPEC, z)
+    if k is not None:
+        assert finite(k) and k.shape == np.shape(z)
+    p = call(property_log, rfit.b12_parameters, scale_sigma=scale, slope_sigma=slope)
+    if p is not None:
+        assert [q.name for q in p] == list(rfit.B12_NAMES)
+
+
+class _FlatTruth:
+    """light(x) = 1000 PE/MeV everywhere, no dark noise: a true detector reduced to its interface."""
+
+    def __init__(self, geometry):
+        self.response = SimpleNamespace(geometry=geometry, dark_mean={"lpmt": 0.0})
+
+    def light(self, positions):
+        return np.full(np.asarray(positions).shape[:-1], 1000.0)
+
+
+@given(n=st.one_of(st.integers(100, 300), counts()), res=scalar(0.0, 200.0), seed=SEEDS)
+def test_b12_decays(property_log, geometry, scint, n, res, seed):
+    from juno_calib.calibration import volume_events
+
+    out = call(property_log, volume_events.b12_decays, _FlatTruth(geometry), n, rng=make_rng(seed), scint=scint,
+               vertex_resolution_1mev=res)
+    if out is not None:
+        assert finite(out["pe"], out["x_rec"]) and np.all(out["e_vis"] >= 0)
+        assert np.all(out["e_vis"] < 13.37 + 4.44), "no more than Q plus the 4.44 MeV γ"
+
+
+# --- scale: cluster addresses, toy streams, grids, summaries (no cluster is started) ---------------
+
+
+@given(address=st.one_of(st.sampled_from(["tcp://10.0.0.5:8786", "localhost:8786", "tls://h", "tcp://", "", "a b",
+                                          "://x"]), st.text(max_size=8), st.integers(), st.none()))
+def test_scheduler_address(property_log, address):
+    out = call(property_log, dcluster.check_address, "scheduler", address)
+    if out is not None:
+        assert isinstance(out, str) and out.split("://")[-1] and not any(c.isspace() for c in out)
+
+
+@given(seed=st.one_of(SEEDS, st.just(-1), st.just(1.5), st.just(True), st.none()), n=counts(20),
+       values=array_of(-1.0, 1.0, max_len=8), errors=array_of(0.0, 1.0, max_len=8))
+def test_toy_streams_and_summary(property_log, seed, n, values, errors):
+    streams = call(property_log, dens.toy_streams, seed, n)
+    if streams is not None:
+        assert len(streams) == n and len({s.entropy for s in streams}) <= 1, "spawned from one seed"
+        assert len({tuple(s.spawn_key) for s in streams}) == n, "every toy its own stream"
+    out = call(property_log, dens.summary, values, errors)
+    if out is not None:
+        assert all(math.isfinite(v) or math.isnan(v) for v in out.values())

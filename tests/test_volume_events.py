@@ -70,3 +70,25 @@ def test_bad_input_names_the_parameter(response):
         spallation_captures(_FlatDetector(response), _pool(), 10, rng=make_rng(0), vertex_resolution_1mev=0.0)
     with pytest.raises(ValueError, match="vertex_resolution_1mev"):
         spallation_captures(_FlatDetector(response), _pool(), 1000, rng=make_rng(0), vertex_resolution_1mev=-1.0)
+
+
+def test_calibration_sees_no_cloud_width_on_a_uniform_detector(geometry, scint):
+    """Chapter 7's estimate of the n-H cloud's extra width (the calibration's own simulation): with a
+    map g = 1 the light does not depend on where in the cloud it is made, so the cloud and the
+    point-like events have the same width; their squared difference is zero within 3 of its errors."""
+    from juno_calib.calibration import resolution_study as rs
+    from juno_calib.core.params import load_quantities
+
+    class Flat:
+        r_ref = geometry.r_ls
+
+        def g(self, x):
+            return np.ones(np.asarray(x).shape[:-1])
+
+    nu_data = {k: v.internal for k, v in load_quantities("nonuniformity", "design").items()}
+    out = rs._nh_cloud_width(Flat(), 1345.0, scint, geometry, 200.0, nu_data, nu_data["r_fiducial"],
+                             rs.Settings(n_pool=200, cloud_events=20_000), rng=make_rng(5))
+    assert abs(out["w2"]) < 3 * out["w2_err"], f"w2 = {out['w2']:.2e} +- {out['w2_err']:.1e}"
+    # at least Poisson statistics at 1345 PE/MeV and 2.2 MeV plus 200 PE of dark noise (the line's own
+    # quenching spread comes on top: the point-like events keep each capture's visible energy)
+    assert out["sigma_rel_point"] > np.sqrt(1345 * 2.223 + 200) / (1345 * 2.223)

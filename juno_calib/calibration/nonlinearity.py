@@ -40,11 +40,12 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..core import validate
+from ..core.constants import ELECTRON_MASS, FINE_STRUCTURE
 from ..core.params import ParamSet, check_range
+from ..core.units import MeV
 from .fitting import Normal, Parameter, Uniform
 
-ELECTRON_MASS_MEV = 0.51099895  #: m_e c^2, MeV (CODATA 2018)
-FINE_STRUCTURE = 1.0 / 137.035999084  #: CODATA 2018
+ELECTRON_MASS_MEV = ELECTRON_MASS / MeV  #: m_e c^2, MeV (core/constants, CODATA 2018)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -224,6 +225,28 @@ class PeakData:
     capsule: np.ndarray     # (P,) bool: the line comes from an encapsulated source
     shift_mc: np.ndarray    # (P,) MC peak-estimator shift (capsule and peak shape), relative
 
+    def __post_init__(self):
+        names = tuple(self.names) if isinstance(self.names, (tuple, list)) else None
+        if not names or not all(isinstance(n, str) for n in names):
+            raise TypeError(f"names must be a non-empty tuple of line names, got {self.names!r}")
+        p = len(names)
+        shape = dict(ndim=1, size_min=p)
+        fields = {"energy": validate.energies("energy", self.energy, 0.0, 100.0, lo_open=True, ndim=1),
+                  "mean_pe": validate.array("mean_pe", self.mean_pe, 0.0, lo_open=True, **shape),
+                  "err_pe": validate.array("err_pe", self.err_pe, 0.0, lo_open=True, **shape),
+                  "shift_mc": validate.array("shift_mc", self.shift_mc, -0.5, 0.5, **shape)}
+        capsule = np.asarray(self.capsule)
+        if capsule.dtype != bool:
+            raise TypeError(f"capsule must be a bool array (one flag per line), got dtype {capsule.dtype}")
+        for name, value in {**fields, "capsule": capsule}.items():
+            if value.shape != (p,):
+                raise ValueError(f"{name} has shape {value.shape}; it needs ({p},), "
+                                 "one value per line of names")
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "capsule", capsule)
+
 
 @dataclasses.dataclass(frozen=True)
 class B12Data:
@@ -236,6 +259,29 @@ class B12Data:
     w_gamma: np.ndarray     # (J,) weights of the 4.44 MeV branch (beta + the 4.44 MeV γ)
     gamma_line: int         # index of the peak whose template gives the 4.44 MeV γ light
     dark_var_pe: float      # variance of the dark-noise PE in the window
+
+    def __post_init__(self):
+        edges = validate.array("edges_pe", self.edges_pe, 0.0, ndim=1, size_min=2)
+        if np.any(np.diff(edges) <= 0):
+            raise ValueError("edges_pe must increase strictly (bin edges in PE)")
+        counts = validate.array("counts", self.counts, 0.0, ndim=1)
+        if counts.shape != (edges.size - 1,):
+            raise ValueError(f"counts has shape {counts.shape}; it needs ({edges.size - 1},), "
+                             "one per bin of edges_pe")
+        t = validate.energies("t_nodes", self.t_nodes, 0.0, 20.0, ndim=1, size_min=2)
+        wg = validate.array("w_ground", self.w_ground, 0.0, ndim=1)
+        wy = validate.array("w_gamma", self.w_gamma, 0.0, ndim=1)
+        for name, w in (("w_ground", wg), ("w_gamma", wy)):
+            if w.shape != t.shape:
+                raise ValueError(f"{name} has shape {w.shape}; it needs {t.shape}, "
+                                 "one weight per node of t_nodes")
+        if not np.sum(wg + wy) > 0:
+            raise ValueError("w_ground and w_gamma are all zero: the template has no events")
+        validate.integer("gamma_line", self.gamma_line, 0, 10**6)
+        validate.number("dark_var_pe", self.dark_var_pe, 0.0)
+        for name, value in (("edges_pe", edges), ("counts", counts), ("t_nodes", t), ("w_ground", wg),
+                            ("w_gamma", wy)):
+            object.__setattr__(self, name, value)
 
 
 class NLFit:
@@ -258,8 +304,24 @@ class NLFit:
 
     def __init__(self, model: ElectronNLModel, peaks: PeakData, gamma_weights, config: NLFitConfig,
                  *, dark_pe: float, a_start: float, b12: B12Data | None = None):
+        validate.instance("model", model, ElectronNLModel, hint="ElectronNLModel.build(...)")
+        validate.instance("peaks", peaks, PeakData, hint="PeakData(names, energy, mean_pe, ...)")
+        validate.instance("config", config, NLFitConfig, hint="NLFitConfig.load()")
+        if b12 is not None:
+            validate.instance("b12", b12, B12Data, hint="nonlinearity_data.b12_data(...)")
+            if not 0 <= b12.gamma_line < len(peaks.names):
+                raise ValueError(f"b12.gamma_line = {b12.gamma_line} is not a peak index "
+                                 f"in [0, {len(peaks.names)})")
+        dark_pe = validate.number("dark_pe", dark_pe, 0.0, lo_open=True,
+                                  why="the measured dark-noise mean sets the width of its nuisance")
+        a_start = validate.number("a_start", a_start, 0.0, lo_open=True, unit="PE/MeV")
+        gw = validate.array("gamma_weights", gamma_weights, 0.0, ndim=2)
+        if gw.shape != (len(peaks.names), model.t.size):
+            raise ValueError(f"gamma_weights has shape {gw.shape}; it needs "
+                             f"({len(peaks.names)}, {model.t.size}): "
+                             "one Compton-electron spectrum per peak on the model's grid")
         self.model, self.peaks, self.config, self.b12 = model, peaks, config, b12
-        self.gamma_weights = np.asarray(gamma_weights, dtype=float)
+        self.gamma_weights = gw
         params = [Parameter("A", Uniform(0.5 * a_start, 1.5 * a_start), label="A (PE/MeV)"),
                   Parameter("kB", Uniform(0.0, 0.05), label="k_B (g/cm²/MeV)"),
                   Parameter("kC", Uniform(0.0, 20.0), label="k_C"),

@@ -58,6 +58,32 @@ LINES = (
 )
 
 
+def _inputs(rng, scint, geometry, response=None) -> None:
+    """The shared keyword arguments of the simulations below: checked once, here."""
+    from ..detector.geometry import Geometry
+    from ..detector.response import DetectorResponse
+    from ..particles.scintillator import Scintillator
+
+    validate.generator("rng", rng)
+    validate.instance("scint", scint, Scintillator, hint='Scintillator.load("design")')
+    validate.instance("geometry", geometry, Geometry, hint='Geometry.load("design")')
+    if response is not None:
+        validate.instance("response", response, DetectorResponse, hint='DetectorResponse.load("design")')
+
+
+def _lines(lines) -> tuple:
+    if isinstance(lines, Line):
+        lines = (lines,)
+    if isinstance(lines, (str, bytes)) or not hasattr(lines, "__iter__"):
+        raise TypeError(f"lines must be a sequence of Line (e.g. LINES), got {lines!r}")
+    lines = tuple(lines)
+    if not lines:
+        raise ValueError("lines is empty: give at least one Line (e.g. LINES)")
+    for i, line in enumerate(lines):
+        validate.instance(f"lines[{i}]", line, Line, hint="one of LINES")
+    return lines
+
+
 def measure_peak(pe, *, dark_pe: float, guess_pe: float, window: float = 0.2) -> dict:
     """Dark-subtracted Gaussian peak mean of a PE spectrum near ``guess_pe`` (dark-subtracted).
 
@@ -111,6 +137,17 @@ def simulate_peaks(lines, n_events, *, rng, scint, geometry, response, guess_pe)
     same source and part share one simulation. ``guess_pe`` (P,) rough peak positions."""
     from ..hardware.sources import get_source
 
+    _inputs(rng, scint, geometry, response)
+    lines = _lines(lines)
+    guess_pe = validate.array("guess_pe", guess_pe, 0.0, lo_open=True, ndim=1)
+    if guess_pe.size != len(lines):
+        raise ValueError(f"guess_pe has {guess_pe.size} values; it needs {len(lines)}, one per line")
+    if not isinstance(n_events, dict):
+        raise TypeError(f"n_events must be a dict source name -> number of decays, got {n_events!r}")
+    for line in lines:
+        if line.source not in n_events:
+            raise ValueError(f"n_events has no entry for source {line.source!r} (line {line.name})")
+        validate.integer(f"n_events[{line.source!r}]", n_events[line.source], 100, 10**8)
     centre, dark = np.zeros(3), response.dark_mean["lpmt"]
     cache, means, errs, spectra = {}, [], [], []
     for line, guess in zip(lines, guess_pe, strict=True):  # a loop over the 8 lines
@@ -146,6 +183,13 @@ def line_templates(lines, n_events: int, model: ElectronNLModel, *, rng, scint, 
     """
     from ..hardware.sources import get_source
 
+    _inputs(rng, scint, geometry)
+    lines = _lines(lines)
+    validate.instance("model", model, ElectronNLModel, hint="ElectronNLModel.build(...)")
+    n_events = validate.integer("n_events", n_events, 100, 10**8)
+    a_nominal = validate.number("a_nominal", a_nominal, 0.0, 1e6, lo_open=True, unit="PE/MeV")
+    kb_nominal = validate.number("kb_nominal", kb_nominal, 0.0, 0.1, why="k_B in g/cm2/MeV")
+    dark_pe = validate.number("dark_pe", dark_pe, 0.0, 1e6)
     light = model.light(kb_nominal, 1.0)[0]
     weights, shift, shift_err = [], [], []
     for line in lines:  # a loop over the 8 lines
@@ -178,6 +222,11 @@ def b12_sample(n_events: int, *, rng, scint, geometry, response, fiducial_radius
     from ..detector.geometry import sample_uniform_ls
     from ..particles.events import simulate_b12
 
+    _inputs(rng, scint, geometry, response)
+    n_events = validate.integer("n_events", n_events, 1, 10**8)
+    fiducial_radius = validate.number("fiducial_radius", fiducial_radius, 0.0, geometry.r_ls, unit="m",
+                                      lo_open=True)
+    residual = validate.number("residual", residual, -0.5, 0.5)
     pos = sample_uniform_ls(int(n_events), rng=rng, r_max=fiducial_radius, geometry=geometry)
     dep = simulate_b12(int(n_events), pos, rng=rng, scint=scint, geometry=geometry)
     pe = response.sample(dep, rng=rng).lpmt - response.dark_mean["lpmt"]
@@ -192,8 +241,15 @@ def b12_data(corrected_pe, *, config: NLFitConfig, a_start: float, n_template: i
     """Histogram of the corrected ¹²B spectrum in the fit window and the calibration's
     template from the allowed β shape (:func:`juno_calib.particles.beta.sample_b12`)."""
     from ..core import units
-    from ..particles.beta import sample_b12
+    from ..particles.beta import B12Decay, sample_b12
 
+    validate.generator("rng", rng)
+    validate.instance("config", config, NLFitConfig, hint="NLFitConfig.load()")
+    validate.instance("decay", decay, B12Decay, hint="B12Decay.load()")
+    corrected_pe = validate.array("corrected_pe", corrected_pe, ndim=1)
+    a_start = validate.number("a_start", a_start, 0.0, 1e6, lo_open=True, unit="PE/MeV")
+    n_template = validate.integer("n_template", n_template, 100, 10**8)
+    n_nodes = validate.integer("n_nodes", n_nodes, 2, 10**5)
     edges = a_start * np.linspace(config.b12_fit_e_min / units.MeV, config.b12_fit_e_max / units.MeV,
                                   int(config.b12_fit_bins) + 1)
     counts = np.histogram(corrected_pe, bins=edges)[0].astype(float)
@@ -224,6 +280,10 @@ def true_positron_pe(t, *, rng, scint, geometry, light_yield: float, n_annihilat
 def annihilation_weights(model: ElectronNLModel, n_events: int, *, rng, scint, geometry):
     """The calibration's template of two back-to-back 0.511 MeV γ (contained), (G,)."""
     from ..particles.events import simulate_positrons
+
+    _inputs(rng, scint, geometry)
+    validate.instance("model", model, ElectronNLModel, hint="ElectronNLModel.build(...)")
+    n_events = validate.integer("n_events", n_events, 1, 10**8)
 
     dep = simulate_positrons(np.zeros(int(n_events)), np.zeros(3), rng=rng, scint=scint,
                              geometry=geometry)

@@ -86,10 +86,14 @@ import numpy as np
 from . import units
 
 __all__ = ["number", "integer", "array", "energies", "positions", "choice", "instance",
-           "generator", "RADIUS_SLACK", "LS"]
+           "generator", "RADIUS_SLACK", "LS", "PMT_VOLUME", "PMT_R_MAX"]
 
 #: the name of the LS volume in messages (``positions(..., volume=LS)``)
 LS = "the LS sphere"
+#: where a PMT may be: inside the water pool (radius 21.75 m, height 44 m: every point within 50 m of
+#: the centre); beyond it a distance overflows nothing but is no detector
+PMT_VOLUME = "the water pool"
+PMT_R_MAX = 50_000.0
 #: relative slack on ``r_max`` for points computed on the surface (rounding of r = |x|)
 RADIUS_SLACK = 1e-9
 

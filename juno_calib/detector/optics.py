@@ -225,7 +225,8 @@ def ray_paths(vertex, pmt_position, r_ls: float, acrylic_thickness: float):
     r_ls = validate.number("r_ls", r_ls, 0.0, lo_open=True, unit="m")
     acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
     x = validate.positions("vertex", vertex, r_max=r_ls, volume=validate.LS)
-    p = validate.positions("pmt_position", pmt_position)
+    p = validate.positions("pmt_position", pmt_position, r_max=validate.PMT_R_MAX,
+                             volume=validate.PMT_VOLUME)
     if np.any(np.einsum("nk,nk->n", p, p) <= (r_ls + acrylic_thickness) ** 2):
         raise ValueError(f"pmt_position: every PMT must sit outside the acrylic, r > "
                          f"{(r_ls + acrylic_thickness) / 1000:g} m")

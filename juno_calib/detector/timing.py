@@ -178,7 +178,8 @@ def time_of_flight(vertex, pmt_position, r_ls: float, acrylic_thickness: float, 
     r_ls = validate.number("r_ls", r_ls, 0.0, 1e6, unit="m", lo_open=True)
     acrylic_thickness = validate.number("acrylic_thickness", acrylic_thickness, 0.0, r_ls, unit="mm")
     vertex = validate.positions("vertex", vertex, r_max=r_ls, volume=validate.LS)
-    pmt_position = validate.positions("pmt_position", pmt_position)
+    pmt_position = validate.positions("pmt_position", pmt_position, r_max=validate.PMT_R_MAX,
+                                   volume=validate.PMT_VOLUME)
     validate.instance("timing", timing, Timing, hint='Timing.load("design")')
     return _time_of_flight(vertex, pmt_position, r_ls, acrylic_thickness, timing)
 

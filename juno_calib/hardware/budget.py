@@ -15,7 +15,12 @@ Two sides:
   activity x branch fraction x efficiency (:func:`daq_time_needed`). sigma/E is an input
   (:func:`source_statistics`, :func:`map_statistics`);
   :func:`juno_calib.calibration.peak_statistics.simulated_peak` measures it with the
-  detector-response library for a source at given positions.
+  detector-response library for a source at given positions. The formula is that of the sample
+  mean of a Gaussian peak; a fit within +-n sigma can at best reach :func:`windowed_fit_factor`
+  times it, and the estimator's actual precision on a simulated peak comes from toys
+  (:func:`juno_calib.calibration.peak_statistics.peak_precision_toys`).
+- **Position.** The error of the source position puts |grad g| sigma_pos on the relative yield of
+  a map point, whatever the DAQ time (:func:`positioning_term`).
 """
 
 from __future__ import annotations
@@ -204,6 +209,26 @@ def peak_precision_toy(sigma_rel: float, n_events: int, n_toys: int, *, rng: np.
     return float(means.std(ddof=1))
 
 
+def windowed_fit_factor(n_sigma):
+    """Cramér–Rao factor of a Gaussian fit within +-``n_sigma``: its best error on the mean over
+    sigma / sqrt(N), N the events *inside* the window (the events the fit uses).
+
+    A fit of a Gaussian (free normalisation, mean and width) to the events inside the window has,
+    for its mean, the Fisher information N_all / sigma^2 x (erf(n / sqrt 2) - 2 n phi(n)) (the
+    mean decouples from the even parameters), with N_all = N / erf(n / sqrt 2) events in the
+    whole peak. The tails inside the window pull the mean least, the events beyond it not at all.
+    1 for an infinite window; 1.137 for +-2 sigma.
+
+    >>> round(windowed_fit_factor(2.0), 3), round(windowed_fit_factor(10.0), 3)
+    (1.137, 1.0)
+    """
+    n = validate.array("n_sigma", n_sigma, 0.5, 100.0, why="the half-width of a fit window in sigma")
+    inside = np.vectorize(math.erf)(n / math.sqrt(2.0))
+    info = inside - 2.0 * n * np.exp(-0.5 * n * n) / math.sqrt(2.0 * math.pi)
+    out = np.sqrt(inside / info)
+    return float(out) if out.ndim == 0 else out
+
+
 def sigma_rel_photostatistics(energy, light_yield, dark_pe: float = 0.0):
     """Poisson resolution of a PE count: sqrt(Y E + N_dark) / (Y E).
 
@@ -266,17 +291,72 @@ def hours_what_if(activity, precision, n_points, sigma_rel, branch_fraction, eff
     return n * daq_time_needed(sigma_rel, precision, rate) / units.hour
 
 
+def positioning_term(g, positions, sigma_pos, *, step: float = 1 * units.cm) -> dict[str, np.ndarray]:
+    """Relative error of the light yield at a point from the error of the source position.
+
+    A calibration point measures the peak where the source *is* and files it where the source is
+    *thought* to be. With an error of ``sigma_pos`` (standard deviation per coordinate,
+    independent in x, y, z) the relative yield g(x) is off by delta_g = |grad g| sigma_pos, to
+    first order; split into the radial part |dg/dr| sigma_pos and the part across the radius
+    (the polar/azimuthal slope). Returned relative to g.
+
+    g : callable mapping (P, 3) positions (mm) to (P,) relative yields (> 0), e.g.
+        ``response.total_map.g``.
+    positions : (P, 3) or (3,) mm, finite.
+    sigma_pos : positioning accuracy per point (mm, >= 0): a number or (P,).
+    step : half-width of the central differences (mm, in [0.01 mm, 1 m]); the derivative is the
+        slope of g over +-step.
+
+    Returns ``radial``, ``angular`` and ``total`` (P,) relative errors delta_g / g, with
+    total**2 = radial**2 + angular**2.
+
+    >>> g = lambda p: 1.0 + 0.5 * np.linalg.norm(p, axis=1) / 1000.0  # slope 0.5 per m
+    >>> out = positioning_term(g, [0.0, 0.0, 1000.0], 30.0)
+    >>> round(float(out["radial"][0]), 4), round(float(out["angular"][0]), 4)
+    (0.01, 0.0)
+    """
+    if not callable(g):
+        raise TypeError(f"g must be a callable mapping positions (P, 3) to relative yields, got {g!r}")
+    pos = validate.positions("positions", positions, r_max=1 * units.km, volume="the experiment (1 km)")
+    sig = validate.array("sigma_pos", sigma_pos, 0.0, 1 * units.m, unit="cm")
+    try:
+        sig = np.broadcast_to(sig, (len(pos),))
+    except ValueError:
+        raise ValueError(f"sigma_pos must be a number or have shape ({len(pos)},) like positions, got "
+                         f"shape {sig.shape}") from None
+    h = validate.number("step", step, 0.01, 1 * units.m, unit="mm")
+    shifts = np.concatenate([np.eye(3), -np.eye(3)]) * h  # (6, 3): +x +y +z -x -y -z
+    vals = np.asarray(g(np.concatenate([pos, (pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)])),
+                      dtype=float)
+    if vals.shape != ((1 + 6) * len(pos),) or not np.all(np.isfinite(vals)) or np.any(vals <= 0):
+        raise ValueError("g must return one finite, positive relative yield per position, got "
+                         f"shape {vals.shape} with min {np.nanmin(vals) if vals.size else float('nan'):g}")
+    g0, plus, minus = vals[: len(pos)], vals[len(pos):].reshape(6, -1)[:3], vals[len(pos):].reshape(6, -1)[3:]
+    grad = ((plus - minus) / (2 * h)).T  # (P, 3), 1/mm
+    r = np.linalg.norm(pos, axis=1)
+    r_hat = np.divide(pos, r[:, None], out=np.zeros_like(pos), where=r[:, None] > 0)
+    radial = np.abs(np.sum(grad * r_hat, axis=1))
+    # at the centre every direction is "radial": the whole gradient counts as radial there
+    radial = np.where(r > 0, radial, np.linalg.norm(grad, axis=1))
+    across = np.sqrt(np.maximum(np.sum(grad**2, axis=1) - radial**2, 0.0))
+    out = {"radial": radial * sig / g0, "angular": across * sig / g0}
+    out["total"] = np.hypot(out["radial"], out["angular"])
+    return out
+
+
 # --- chapter helpers: tables and the drawing of the vertical plane --------------------------------
 
 
 def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Programme | None = None,
-                      config: str = "design") -> list[dict]:
+                      config: str = "design", activity: float | None = None) -> list[dict]:
     """Per comprehensive-programme radioactive-source row of Table 2: events and time needed.
 
     precision : target relative precision of the peak position, in (0, 1).
     sigma_rel : relative width sigma/E of each source's calibration peak (a mapping source name
         -> float; e.g. from :func:`simulated_peak` at the centre). Every source of the rows is
         required.
+    activity : strength of every source (internal 1/ns: decays, or neutrons for Am-Be and Am-C,
+        per unit time); None: each source's ``activity`` from ``data/sources.yaml`` (assumptions).
 
     Each row gives the peak energy and branch fraction (:func:`calibration_peak`), the detected
     peak rate, the events and the time per point (minutes) needed for ``precision``, Table 2's
@@ -286,6 +366,8 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
     prog = Programme.load() if prog is None else validate.instance("prog", prog, Programme,
                                                                    hint="Programme.load()")
     validate.instance("sigma_rel", sigma_rel, Mapping, hint='{"Cs137": 0.03, ...}')
+    if activity is not None:
+        check_range("activity", activity, RATE_MIN, 1e9 * units.Bq, unit="Bq")
     rows = [r for r in load_table2() if r.source != LASER and r.programme == "comprehensive"]
     missing = [r.source for r in rows if r.source not in sigma_rel]
     if missing:
@@ -296,7 +378,7 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
         energy, frac = calibration_peak(row.source, config)
         src = get_source(row.source, config)
         sig = float(sigma_rel[row.source])
-        rate = peak_rate(src.activity, frac, prog.peak_efficiency)
+        rate = peak_rate(src.activity if activity is None else activity, frac, prog.peak_efficiency)
         n = events_needed(sig, precision)
         out.append({"source": row.source, "label": src.label, "energy": energy, "sigma_rel": sig,
                     "branch": frac, "rate_hz": rate / units.Hz, "events": n,
@@ -309,8 +391,10 @@ def source_statistics(precision: float, sigma_rel: Mapping[str, float], prog: Pr
 def map_statistics(sigma_rel, precision: float, rate: float, table_time: float) -> dict:
     """Events and DAQ time needed at every point of a map whose peak widths differ by point.
 
-    sigma_rel : (P,) relative peak width at each point; precision : target relative precision;
-    rate : detected peak rate (internal 1/ns); table_time : DAQ time per point in the plan (ns).
+    sigma_rel : (P,) relative peak width at each point (times the estimator's factor R of
+    :func:`juno_calib.calibration.peak_statistics.fit_toys` for its actual precision); precision :
+    target relative precision; rate : detected peak rate (internal 1/ns), one for all points or
+    (P,) (e.g. lower at the guide-tube points); table_time : DAQ time per point in the plan (ns).
     Returns ``events`` and ``time`` (P,), their totals ``total_events``/``total_time``, the plan's
     ``table_total`` and the precision reached at each point in the plan's time (P,).
     """
@@ -331,4 +415,5 @@ __all__ = [
     "programme_time", "yearly_budget", "events_needed", "peak_precision_toy",
     "sigma_rel_photostatistics", "peak_rate", "daq_time_needed", "calibration_peak",
     "hours_what_if", "path_length", "home", "Plan", "source_statistics", "map_statistics",
+    "positioning_term", "windowed_fit_factor",
 ]

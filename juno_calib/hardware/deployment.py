@@ -121,6 +121,11 @@ class Deployment(ParamSet):
         """
         return total_reflection_onset(self.r_ls, self.acrylic_thickness, self.n_ls, self.n_water)
 
+    def accuracy(self, system: str) -> float:
+        """Positioning accuracy of ``system`` (mm; one standard deviation per coordinate)."""
+        validate.choice("system", system, SYSTEMS)
+        return getattr(self, f"{system.lower()}_accuracy")
+
     @property
     def r_gt(self) -> float:
         """Radius of the guide-tube axis (outside the acrylic, in water)."""

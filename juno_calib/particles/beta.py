@@ -33,8 +33,8 @@ import numpy as np
 from scipy.special import loggamma
 
 from ..core import validate
+from ..core.constants import ELECTRON_MASS, FINE_STRUCTURE
 from ..core.params import ParamSet, check_range
-from .scintillator import ELECTRON_MASS, FINE_STRUCTURE
 
 #: reduced Compton wavelength of the electron, hbar/(m_e c) (CODATA 2018), in mm
 ELECTRON_COMPTON_WAVELENGTH = 3.8615926796e-10

@@ -35,13 +35,10 @@ from functools import cached_property
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import AVOGADRO, CLASSICAL_ELECTRON_RADIUS, ELECTRON_MASS
 from ..core.params import ParamSet, _quantity, check_range, load_yaml
 
-# --- physical constants (CODATA 2018; PDG for the plasma-energy coefficient) ---
-ELECTRON_MASS = 0.51099895 * units.MeV  #: m_e c^2
-CLASSICAL_ELECTRON_RADIUS = 2.8179403262e-12 * units.mm  #: r_e
-AVOGADRO = 6.02214076e23  #: 1/mol
-FINE_STRUCTURE = 1.0 / 137.035999084  #: alpha
+# --- physical constants: core/constants (CODATA 2018); PDG for the plasma-energy coefficient ---
 #: PDG: plasma energy hbar*omega_p = sqrt(rho[g/cm3] <Z/A>[mol/g]) * 28.816 eV
 PLASMA_ENERGY_COEFF = 28.816 * units.eV
 #: 4 pi N_A r_e^2 m_e c^2 (the Bethe constant K), MeV mm^2 / mol

@@ -29,12 +29,14 @@ A bin-to-bin uncorrelated shape uncertainty s_shape (fraction of the signal per 
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import lru_cache
 
 import numpy as np
 from scipy.special import ndtr
 
 from ..core import units, validate
+from ..core.constants import ELECTRON_MASS, JOULE
 from ..core.params import check_range
 from . import reactor
 from .oscillation import OscillationParameters, _survival_matter_batch, _survival_vacuum, matter_potential
@@ -44,6 +46,11 @@ DAYS_PER_YEAR = units.year / units.day
 E_VIS_MAX = 100.0
 #: the longest exposure the fits accept (years): JUNO's programme is 20-30 years
 YEARS_MAX = 100.0
+#: shortest exposure a fit accepts (about 9 hours): below it the Gauss-Newton normal equations
+#: lose their rank in floating point
+YEARS_MIN = 1e-3
+#: allowed |Δm²31| of a fit grid point: 10⁻⁴ to 10⁻² eV² (global fits: 2.5 × 10⁻³ eV²)
+DM31_RANGE = (1e-4 * units.eV**2, 1e-2 * units.eV**2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +166,7 @@ def build_response(visible, resolution: Resolution, *, edges=None, e_nu=None, n_
     x, w = reactor.gauss_legendre(n_cos)
     de = np.gradient(e_nu)
     e_pos, ds = reactor.ibd_kinematics(e_nu[:, None], x[None, :], inputs)
-    e_vis = np.asarray(visible(e_pos + inputs.electron_mass), dtype=float)
+    e_vis = np.asarray(visible(e_pos + ELECTRON_MASS), dtype=float)
     weights = ds * w[None, :] * de[:, None]
     matrix = _smear(e_vis, weights, edges, resolution)
     modes = np.zeros((0,) + matrix.shape)
@@ -267,7 +274,7 @@ class MassOrderingModel:
         tmp = cls(response, baselines, weights, flux, 1.0, 1.0, 1.0, np.zeros((0, response.edges.size - 1)),
                   np.zeros(0), (), matter)
         raw = tmp.signal(truth).sum()  # units: GW/mm^2 * mm^2 * (1/MeV) ... per MeV thermal
-        conv = 1e9 * inputs.joule / units.s  # GW -> MeV/ns
+        conv = 1e9 * JOULE / units.s  # GW -> MeV/ns
         n_p = reactor.target_protons(inputs) if n_protons is None else n_protons
         absolute_per_day = float(raw * conv * n_p * units.day)
         target_per_year = inputs.ibd_per_day * units.day * DAYS_PER_YEAR
@@ -375,7 +382,27 @@ def profile(model: MassOrderingModel, data, dm31, start: OscillationParameters, 
     The nuisances enter linearly, so their Jacobian columns are exact.
     Returns (chi2 (n,), parameters (n, 3) in the order of :data:`FREE`, pulls (n, n_nuis)).
     """
+    _fit_inputs(model, start, syst, "start")
+    years = validate.number("years", years, YEARS_MIN, YEARS_MAX)
+    n_iter = validate.integer("n_iter", n_iter, 1, 100)
+    data = validate.array("data", data, 0.0, ndim=1)
+    if data.shape != (model.response.matrix.shape[0],):
+        raise ValueError(f"data has shape {data.shape}; it needs ({model.response.matrix.shape[0]},), "
+                         "one count per analysis bin of the model")
+    dm31 = validate.array("dm31", dm31, -DM31_RANGE[1], DM31_RANGE[1], ndim=(0, 1), size_min=1)
+    small = np.abs(dm31) < DM31_RANGE[0]
+    if small.any():
+        raise ValueError(f"dm31 = {dm31[small][0]:g} MeV² is too small: |Δm²31| must lie in "
+                         f"[{DM31_RANGE[0]:g}, {DM31_RANGE[1]:g}] MeV² (10⁻⁴ to 10⁻² eV²), with its sign")
     priors = priors or {}
+    if not isinstance(priors, dict):
+        raise TypeError(f"priors must be a dict parameter -> 1σ, got {type(priors).__name__}")
+    for name, sd in priors.items():
+        if name not in FREE:
+            raise ValueError(f"priors names {name!r}; choose from {FREE}")
+        ref = abs(getattr(start, name))
+        validate.number(f"priors[{name!r}]", sd, 1e-6 * ref, math.inf,
+                        why="for a narrower prior fix the parameter (leave it out of free)")
     for name in free:
         if name not in FREE:
             raise ValueError(f"free parameter {name!r} is not allowed; choose from {FREE}")
@@ -466,7 +493,7 @@ def minimise_dm31(model: MassOrderingModel, data, start: OscillationParameters, 
     grid around the coarse minimum, and a parabola through the three lowest fine points.
     """
     _fit_inputs(model, start, syst, "start")
-    years = validate.number("years", years, 0.0, YEARS_MAX, lo_open=True)
+    years = validate.number("years", years, YEARS_MIN, YEARS_MAX)
     half_width = validate.number("half_width", half_width, 0.0, 0.2, lo_open=True)
     n_coarse = validate.integer("n_coarse", n_coarse, 3, 10**4)
     n_fine = validate.integer("n_fine", n_fine, 3, 10**4)
@@ -500,7 +527,7 @@ def asimov_data(model: MassOrderingModel, truth: OscillationParameters, *, years
                 syst: Systematics = STAT_ONLY) -> np.ndarray:
     """The Asimov data set: expected counts of the true ordering (plus backgrounds if included)."""
     _fit_inputs(model, truth, syst)
-    years = validate.number("years", years, 0.0, YEARS_MAX, lo_open=True)
+    years = validate.number("years", years, YEARS_MIN, YEARS_MAX)
     return model.signal(truth, years=years) + (model.background(years) if syst.backgrounds else 0.0)
 
 
@@ -542,6 +569,7 @@ def years_to_reach(dchi2_of_years, target: float = 9.0, *, lo: float = 0.25, hi:
 def dchi2_vs_years(model: MassOrderingModel, truth: OscillationParameters, years, *,
                    syst: Systematics = STAT_ONLY, **kw) -> np.ndarray:
     """Asimov Δχ² at each exposure of ``years`` (one fit per exposure)."""
+    years = validate.array("years", years, YEARS_MIN, YEARS_MAX, ndim=(0, 1))
     return np.array([asimov_dchi2(model, truth, years=float(y), syst=syst, **kw).dchi2
                      for y in np.atleast_1d(years)])
 

@@ -28,6 +28,7 @@ from functools import cache
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import AVOGADRO, HBAR_C
 from ..core.params import Quantity, check_choice, check_range, load_quantities, load_yaml
 
 ORDERINGS = ("normal", "inverted")
@@ -42,8 +43,8 @@ def _constants() -> dict[str, float]:
 
 
 def hbar_c() -> float:
-    """ħc in MeV mm (data/oscillation.yaml)."""
-    return _constants()["hbar_c"]
+    """ħc in MeV mm (:data:`juno_calib.core.constants.HBAR_C`)."""
+    return HBAR_C
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -235,8 +236,8 @@ def matter_potential(density: float | None = None, electron_fraction: float | No
            * units.g / units.cm**3)
     ye = (c["electron_fraction"] if electron_fraction is None
           else validate.number("electron_fraction", electron_fraction, 0.0, 1.0))
-    n_e = rho / units.g * ye * c["avogadro"]  # electrons per mm^3
-    return float(np.sqrt(2.0) * c["fermi_constant"] * n_e * c["hbar_c"] ** 3)
+    n_e = rho / units.g * ye * AVOGADRO  # electrons per mm^3
+    return float(np.sqrt(2.0) * c["fermi_constant"] * n_e * HBAR_C ** 3)
 
 
 def survival_probability_matter(e_nu, baseline, params: OscillationParameters, *,

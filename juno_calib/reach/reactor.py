@@ -22,6 +22,7 @@ from functools import cache
 import numpy as np
 
 from ..core import units, validate
+from ..core.constants import AVOGADRO, ELECTRON_MASS, HBAR, HBAR_C, JOULE
 from ..core.params import ParamSet, check_range, load_yaml
 
 ISOTOPES = ("U235", "U238", "Pu239", "Pu241")
@@ -45,15 +46,10 @@ class ReactorInputs(ParamSet):
     spectrum_pu241: tuple
     neutron_mass: float
     proton_mass: float
-    electron_mass: float
     neutron_lifetime: float
     phase_space_factor: float
     axial_coupling: float
     magnetic_moment_difference: float
-    hbar: float
-    hbar_c: float
-    joule: float
-    avogadro: float
 
     def __post_init__(self):
         if len(self.fission_fractions) != 4 or len(self.energy_per_fission) != 4:
@@ -182,7 +178,7 @@ def fissions_per_ns(power: float, fractions=None, inputs: ReactorInputs | None =
     inputs = _inputs(inputs)
     validate.number("power", power, 0.0, 100.0 * units.GW, unit="GW")
     _fractions(fractions, inputs)
-    mev_per_ns = power / units.GW * 1e9 * inputs.joule / units.s
+    mev_per_ns = power / units.GW * 1e9 * JOULE / units.s
     return mev_per_ns / mean_energy_per_fission(fractions, inputs)
 
 
@@ -198,7 +194,7 @@ def ibd_threshold(inputs: ReactorInputs | None = None) -> float:
     1.806
     """
     i = _inputs(inputs)
-    return ((i.neutron_mass + i.electron_mass) ** 2 - i.proton_mass**2) / (2 * i.proton_mass)
+    return ((i.neutron_mass + ELECTRON_MASS) ** 2 - i.proton_mass**2) / (2 * i.proton_mass)
 
 
 def sigma0(inputs: ReactorInputs | None = None) -> float:
@@ -208,8 +204,8 @@ def sigma0(inputs: ReactorInputs | None = None) -> float:
     """
     i = _inputs(inputs)
     # 2 pi^2 / (m_e^5 f tau) in natural units -> multiply by hbar (MeV ns) / (MeV^5 ns) * (hbar c)^2
-    denominator = i.electron_mass**5 * i.phase_space_factor * i.neutron_lifetime
-    return 2 * np.pi**2 * i.hbar * i.hbar_c**2 / denominator
+    denominator = ELECTRON_MASS**5 * i.phase_space_factor * i.neutron_lifetime
+    return 2 * np.pi**2 * HBAR * HBAR_C**2 / denominator
 
 
 def ibd_kinematics(e_nu, cos_theta, inputs: ReactorInputs | None = None):
@@ -241,7 +237,7 @@ def ibd_kinematics(e_nu, cos_theta, inputs: ReactorInputs | None = None):
 
 
 def _ibd_kinematics(e_nu: np.ndarray, cos: np.ndarray, i: ReactorInputs):
-    me, delta = i.electron_mass, i.neutron_mass - i.proton_mass
+    me, delta = ELECTRON_MASS, i.neutron_mass - i.proton_mass
     mass = 0.5 * (i.neutron_mass + i.proton_mass)
     f, g, f2 = 1.0, i.axial_coupling, i.magnetic_moment_difference
     y2 = 0.5 * (delta**2 - me**2)
@@ -290,7 +286,7 @@ def target_protons(inputs: ReactorInputs | None = None, scint=None) -> float:
     i = _inputs(inputs)
     scint = (Scintillator.load() if scint is None
              else validate.instance("scint", scint, Scintillator, hint="Scintillator.load()"))
-    return i.ls_mass / units.g * scint.mass_fraction_h * i.avogadro / scint.atomic_weight_h
+    return i.ls_mass / units.g * scint.mass_fraction_h * AVOGADRO / scint.atomic_weight_h
 
 
 def ibd_yield_per_fission(isotope: str, inputs: ReactorInputs | None = None, *,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 
@@ -30,6 +31,18 @@ SCHEDULER_ENV = "JUNO_CALIB_SCHEDULER"
 #: Batch systems supported through dask-jobqueue, by the name of their cluster class.
 FARMS = {"slurm": "SLURMCluster", "htcondor": "HTCondorCluster", "pbs": "PBSCluster",
          "sge": "SGECluster", "lsf": "LSFCluster"}
+
+
+def check_address(name: str, address) -> str:
+    """A scheduler address ``[protocol://]host[:port]`` (e.g. ``tcp://10.0.0.5:8786``), else a
+    ``ValueError`` naming ``name``: a typo is caught here, not by a connection timeout."""
+    host = address.split("://", 1)[-1] if isinstance(address, str) else ""
+    proto = address[: -len(host) - 3] if isinstance(address, str) and "://" in address else "tcp"
+    if (not isinstance(address, str) or not re.fullmatch(r"[a-z][a-z0-9+.-]*", proto)
+            or not re.fullmatch(r"[^\s/:][^\s]*", host)):
+        raise ValueError(f"{name} = {address!r} is not a scheduler address: use protocol://host:port, "
+                         "e.g. tcp://10.0.0.5:8786 (what `dask scheduler` prints)")
+    return address
 
 
 def machine_cores() -> int:
@@ -86,7 +99,13 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None,
     from distributed import Client
 
     stream = sys.stderr if stream is None else stream
+    if scheduler is not None:
+        check_address("scheduler", scheduler)
+    if farm is not None:
+        check_choice("farm", farm, tuple(FARMS))
     address = scheduler or (None if farm else os.environ.get(SCHEDULER_ENV) or None)
+    if address and not scheduler:
+        check_address(SCHEDULER_ENV, address)
     cluster = None
     if address:
         client = Client(address)

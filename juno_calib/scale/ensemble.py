@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import validate
 from ..core.params import check_range
 from .studies import Study, get_study
 
@@ -92,7 +93,8 @@ def toy_streams(seed: int, n_toys: int) -> list[np.random.SeedSequence]:
     """The seed sequences of toys 0 .. n_toys - 1: ``SeedSequence(seed).spawn(n_toys)``."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed = {seed!r} must be a non-negative int")
-    return np.random.SeedSequence(int(seed)).spawn(int(n_toys))
+    n_toys = validate.integer("n_toys", n_toys, 1, 10**7)
+    return np.random.SeedSequence(int(seed)).spawn(n_toys)
 
 
 def grid_points(study: Study, params: Mapping[str, Any] | None = None,
@@ -204,8 +206,8 @@ def summary(values, errors) -> dict[str, float]:
     ``median_error`` (median quoted error), ``ratio`` = spread / median_error (1 if the quoted errors
     are right), and ``coverage``: the fraction of toys whose interval value ± error contains the
     ensemble mean (0.683 for Gaussian errors of the right size), with its binomial error."""
-    x = np.asarray(values, dtype=float)
-    e = np.asarray(errors, dtype=float)
+    x = validate.array("values", values, ndim=1)
+    e = validate.array("errors", errors, 0.0, ndim=1, lo_open=True)
     if x.shape != e.shape or x.size < 2:
         raise ValueError(f"need matching values and errors with at least 2 toys, got {x.shape}, {e.shape}")
     mean, spread = float(x.mean()), float(x.std(ddof=1))
