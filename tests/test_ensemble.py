@@ -174,3 +174,33 @@ def test_resolution_fit_errors_are_right_without_the_bound_and_too_large_with_it
     assert 0.2 < np.mean(res.column("b2") == 0) < 0.8, "true b = 0: the bound is hit in about half the toys"
     assert bounded["ratio"] < free["ratio"] and bounded["coverage"] > 0.683
     assert math.sqrt(free["mean"]) == pytest.approx(100 / math.sqrt(1345.0), rel=0.03)
+
+
+NU_SMALL = {"n_points": 20, "n_positrons": 1500, "n_pool": 100, "truth_shells": 6}
+
+
+def test_nonuniformity_toys_are_the_same_whatever_the_workers_and_the_reuse(client, monkeypatch):
+    """Chapter 5's calibration as toys: serially, with the per-toy reuse across vertex resolutions,
+    and on two workers without any reuse, toy i gives the same numbers (one stream per toy); the
+    numbers are physical: ā above the photo-statistics floor 1/sqrt(Y0) and near seed 000's 3.12%,
+    the error the Eq. 1 fit implies small and positive, a residual of a fraction of a percent."""
+    studies._NU_TOYS.clear()
+    serial = run_ensemble("nonuniformity", 2, seed=11, params=NU_SMALL, progress=False,
+                          grid={"vertex_resolution_1mev": [0.0, 30.0]})  # toy by toy: the 30 cm row reuses
+    monkeypatch.setattr(studies, "_NU_TOYS_KEEP", 0)
+    two = run_ensemble("nonuniformity", 2, seed=11, params={**NU_SMALL, "vertex_resolution_1mev": 30.0},
+                       client=client, progress=False)
+    outputs = get_study("nonuniformity").outputs
+    at_30 = [[r[k] for k in ("toy", *outputs)] for r in serial.rows if r["vertex_resolution_1mev"] == 30.0]
+    assert np.array_equal(at_30, [[r[k] for k in ("toy", *outputs)] for r in two.rows], equal_nan=True), (
+        "a toy depends on (seed, toy, parameters) only: not on the workers nor on the reuse")
+    assert not serial.failures and len(serial.rows) == 4
+    a0, a1 = serial.column("abar_pct", toy=0), serial.column("abar_pct", toy=1)
+    assert a0[0] != a1[0], "every toy has its own stream"
+    for r in serial.rows:
+        floor = 100 / math.sqrt(r["y0"])  # Poisson photo-statistics at the centre's light yield
+        assert floor < r["abar_pct"] < 4.5, f"ā = {r['abar_pct']:.3f}% (seed 000: 3.12%, floor {floor:.2f}%)"
+        assert 0 < r["abar_err_pct"] < 0.2, "9 energies x 1500 positrons: σ/E to ~2% each"
+        assert 0 <= r["residual_pct"] < 2.0, "chapter 5: a corrected residual below 1%"
+        assert 1100 < r["y0"] < 1400, "PE/MeV at the centre: 1345 (design) less the dead and weak PMTs"
+        assert math.isnan(r["abar_3d_pct"]) and math.isnan(r["residual_3d_pct"]), "no spallation map asked"

@@ -35,7 +35,9 @@ from juno_calib.calibration import fitting, resolution, truth, vertex
 from juno_calib.calibration import nonlinearity as nlin
 from juno_calib.calibration import nonlinearity_data as nld
 from juno_calib.calibration import nonuniformity as nu
+from juno_calib.calibration import nonuniformity_study as nus
 from juno_calib.calibration import resolution_fit as rfit
+from juno_calib.calibration import vertex_model as vmod
 from juno_calib.core import validate
 from juno_calib.core.rng import make_rng
 from juno_calib.detector import geometry as geo
@@ -52,6 +54,7 @@ from juno_calib.reach import oscillation as osc
 from juno_calib.reach import reactor
 from juno_calib.scale import cluster as dcluster
 from juno_calib.scale import ensemble as dens
+from juno_calib.scale import studies
 
 PACKAGE = Path(juno_calib.__file__).resolve().parent
 R_LS = 17700.0
@@ -1312,6 +1315,69 @@ def test_measure_peak_and_programme_events(property_log, seed, n, dark, guess, w
         assert isinstance(k, int) and k > 0, "a run records decays"
 
 
+# --- the vertex model of chapter 5 (calibration/vertex_model, nonuniformity_study) ---------------
+
+KINETIC = st.sampled_from([(0.0, 4.0), (1.0,), (4.0, 1.0), (), (30.0,), [1.0], (1.0, 1.0), "1"])
+
+
+@given(n=counts(300), kin=KINETIC, share=scalar(0.0, 1.0), r_edge=scalar(0.0, 17.7), n_val=counts(10),
+       bad=st.sampled_from([None, "spec", 3]))
+def test_sample_spec_and_key(property_log, n, kin, share, r_edge, n_val, bad):
+    spec = call(property_log, vmod.SampleSpec, kinetic=kin, n_per_energy=n, edge_share=share, r_edge_m=r_edge,
+                n_validation=n_val)
+    if spec is not None:
+        key = call(property_log, vmod.sample_key, spec, make_rng(1))
+        assert isinstance(key, str) and len(key) == 64, "a SHA-256"
+        assert call(property_log, vmod.sample_key, spec, bad) is None, "rng must be a Generator"
+    assert call(property_log, vmod.reconstructed_positrons, bad, rng=make_rng(1)) is None
+    assert call(property_log, nus.vertex_model, bad, rng=make_rng(1), r_ls=R_LS) is None
+    assert isinstance(vmod.cache_dir(), Path)
+
+
+@given(seed=SEEDS, n=st.integers(0, 80), nodes=st.integers(1, 3), pos=positions(), e=array_of(0.0, 10.0),
+       edges=st.sampled_from([None, (0.0, 1e4, 1.77e4), (0.0,), (1e4, 0.0), (0.0, math.nan), "edges"]))
+def test_vertex_model_resamples_inside_the_ls(property_log, seed, n, nodes, pos, e, edges):
+    rng = make_rng(seed)
+    x = geo.sample_uniform_ls(n, rng=rng)
+    sample = {"node": rng.integers(0, nodes, n), "e_vis": rng.uniform(0.5, 9.0, n), "x_true": x,
+              "x_rec": x + rng.normal(0.0, 80.0, (n, 3))}
+    model = call(property_log, vmod.VertexModel.from_sample, sample,
+                 r_edges=None if edges is None else np.asarray(edges) if not isinstance(edges, str) else edges)
+    if model is None:
+        return
+    assert np.all(model.count >= vmod.MIN_CELL) and np.all(model.sigma >= 0)
+    out = call(property_log, model.sample, pos, e, rng=rng)
+    if out is not None:
+        assert finite(out) and np.all(np.linalg.norm(out, axis=1) <= R_LS * (1 + 1e-9)), "vertices in the LS"
+
+
+@given(mode=st.sampled_from(["smeared", "reconstructed", "exact", 3, None]), res=scalar(0.0, 100.0), seed=SEEDS,
+       n_shells=st.sampled_from([1, 4, 0, 2.5, "4"]))
+def test_vertex_settings_event_vertices_and_residual_by_radius(property_log, mode, res, seed, n_shells):
+    settings = call(property_log, nus.VertexSettings, vertex_mode=mode, vertex_resolution_1mev_cm=res)
+    rng = make_rng(seed)
+    n = 400
+    x = geo.sample_uniform_ls(n, rng=rng, r_max=1.7e4)
+    e_vis = rng.uniform(0.5, 9.0, n)
+    events = {"x_true": x, "e_vis": e_vis, "z": rng.standard_normal((n, 3))}
+    model = vmod.VertexModel.from_sample({"node": np.zeros(n, dtype=int), "e_vis": e_vis, "x_true": x,
+                                          "x_rec": x + rng.normal(0.0, 50.0, (n, 3))})
+    if settings is not None:
+        out = call(property_log, nus.event_vertices, settings, events, rng=rng, model=model)
+        if out is not None:
+            assert out.shape == (n, 3) and finite(out)
+            by_r = call(property_log, nus.residual_by_radius, nu.UniformMap(r_ref=R_LS), 1000.0, events,
+                        1000.0 * e_vis, 1.65e4, out, n_shells=n_shells, shape=(1, 2))
+            if by_r is not None:
+                assert finite(by_r["residual"]) and np.all(by_r["residual"] <= by_r["raw"] + 1e-12)
+                assert np.allclose(by_r["offset"], 0.0, atol=1e-9), "g = 1 and E = e_vis: no offset"
+    assert call(property_log, nus.event_vertices, nus.VertexSettings(vertex_mode="reconstructed"), events,
+                rng=rng, model=None) is None, "the reconstructed mode needs a model"
+    assert call(property_log, nus.sample_events, None, {}, rng=rng) is None
+    assert call(property_log, nus.paired_validation, nu.UniformMap(r_ref=R_LS), 1000.0, events, e_vis, e_vis,
+                1.65e4, x, "draw", rng=rng) is None, "draw must be callable"
+
+
 # --- the ¹²B spectrum of the resolution fit and the truth's ¹²B decays over the volume ------------------
 
 
@@ -1413,3 +1479,32 @@ def test_toy_streams_and_summary(property_log, seed, n, values, errors):
     out = call(property_log, dens.summary, values, errors)
     if out is not None:
         assert all(math.isfinite(v) or math.isnan(v) for v in out.values())
+
+
+# --- scale: the non-uniformity study (a bad parameter is refused before any simulation) -----------
+NU_GOOD = {"config": "design", "n_points": 50, "vertex_resolution_1mev": 10.0, "imperfections": True,
+           "n_pool": 300, "n_positrons": 1500, "truth_shells": 16, "spallation_days": 0.0,
+           "spallation_rate_per_day": 84000.0}
+
+
+@given(name=st.sampled_from(sorted(NU_GOOD)), bad=st.one_of(BAD_SCALARS, st.sampled_from([-1, 10**9, "x", 2.5])),
+       seed=SEEDS)
+def test_nonuniformity_study_parameters(property_log, name, bad, seed):
+    kwargs = {**NU_GOOD, name: bad}
+    try:
+        studies.get_study("nonuniformity").resolve(kwargs)
+    except (ValueError, TypeError):
+        pass
+    else:
+        return  # an allowed value: a full toy, run in tests/test_ensemble.py, not here
+    assert call(property_log, studies.nonuniformity, rng=make_rng(seed), **kwargs) is None
+
+
+@given(config=st.sampled_from(["design", "as_built", "nominal", 3, None]),
+       imperfections=st.sampled_from([True, False, 1, "yes", None]),
+       shells=st.one_of(st.integers(-5, 5), st.integers(65, 10**6), BAD_SCALARS),
+       points=st.sampled_from([None, [], [{"config": "design"}], "design", [1, 2]]))
+def test_nu_kit_and_send_nu_kits(property_log, config, imperfections, shells, points):
+    assert call(property_log, studies.nu_kit, config, imperfections, shells) is None, "shells out of [6, 64]"
+    if points != []:
+        assert call(property_log, studies.send_nu_kits, None, points) is None, "no such points"

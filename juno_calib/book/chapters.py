@@ -22,75 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..core.params import CONFIGS
+from ..core.params import CONFIGS, TYPE_NAMES, Parameter
+
+__all__ = ["Chapter", "Parameter", "chapters", "get_chapter", "load_chapter"]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-_TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Parameter:
-    """One chapter parameter: its default, type and what values are allowed."""
-
-    name: str
-    default: Any
-    type: type
-    help: str = ""
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-    fast: Any = None
-
-    def describe(self) -> str:
-        """The allowed values as text (for error messages and ``juno-calib list``)."""
-        if self.choices is not None:
-            return "one of " + ", ".join(map(repr, self.choices))
-        lo = "-inf" if self.min is None else f"{self.min:g}"
-        hi = "inf" if self.max is None else f"{self.max:g}"
-        return f"{_TYPES[self.type]} in [{lo}, {hi}]"
-
-    def convert(self, value: Any) -> Any:
-        """``value`` (a string from the command line, or a Python value) as this type, checked."""
-        if isinstance(value, str) and self.type is not str:
-            value = _parse_literal(self.name, value, self.type)
-        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if self.type is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
-            raise TypeError(
-                f"parameter {self.name!r} must be {_TYPES[self.type]}, got {value!r} "
-                f"({type(value).__name__}); allowed: {self.describe()}"
-            )
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(
-                f"parameter {self.name!r} = {value!r} is not allowed; {self.describe()}"
-            )
-        if self.type in (int, float):
-            if (self.min is not None and value < self.min) or (
-                self.max is not None and value > self.max
-            ) or value != value:
-                raise ValueError(
-                    f"parameter {self.name!r} = {value!r} is outside the allowed range: "
-                    f"{self.describe()}"
-                )
-        return value
-
-
-def _parse_literal(name: str, text: str, typ: type) -> Any:
-    if typ is bool:
-        low = text.strip().lower()
-        if low in ("true", "1", "yes"):
-            return True
-        if low in ("false", "0", "no"):
-            return False
-        raise TypeError(f"parameter {name!r} must be bool (true/false), got {text!r}")
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
-        raise TypeError(f"parameter {name!r} must be {_TYPES[typ]}, got {text!r}") from None
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +64,7 @@ class Chapter:
         for p in self.parameters.values():
             fast = f", --fast: {p.fast!r}" if p.fast is not None else ""
             lines.append(
-                f"  {p.name} ({_TYPES[p.type]}, default {p.default!r}; {p.describe()}{fast})"
+                f"  {p.name} ({TYPE_NAMES[p.type]}, default {p.default!r}; {p.describe()}{fast})"
                 + (f": {p.help}" if p.help else "")
             )
         return "\n".join(lines)

@@ -229,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="set a study parameter (repeatable)")
     ens.add_argument("-g", "--grid", nargs=2, action="append", metavar=("NAME", "V1,V2,..."),
                      help="run at every value of a study parameter (repeatable: Cartesian product)")
-    ens.add_argument("--toys-per-task", type=int, default=1, help="toys grouped into one Dask task")
+    ens.add_argument("--toys-per-task", type=int, default=1,
+                     help="jobs (toy x grid point, toy by toy) per Dask task")
     ens.add_argument("--out", default=None, help="folder of the table (_build/ensembles)")
     ens.add_argument("--name", default=None, help="file stem of the table (default: the study's name)")
     _cluster_options(ens)

@@ -18,7 +18,8 @@ more reaches the calibration (:mod:`juno_calib.calibration.nonuniformity`):
 * **Positrons** (:func:`positron_events`): IBD-like positrons uniform in the LS, simulated with
   :func:`juno_calib.particles.events.simulate_positrons`, the light of every deposit from the
   true detector; the reconstructed vertex is the true one smeared by a Gaussian of per-axis
-  width ``vertex_resolution_1mev / sqrt(E_vis / MeV)``.
+  width ``vertex_resolution_1mev / sqrt(E_vis / MeV)`` (chapter 5 can replace it with the
+  reconstruction's residuals: :mod:`juno_calib.calibration.vertex_model`).
 * **Spallation n-H captures** (:func:`spallation_voxels`): the peak position of the n-H
   gammas of cosmic-muon spallation neutrons in voxels of the reconstructed vertex, with the
   statistical error of a peak of the measured width and the number of captures in the voxel.
@@ -224,7 +225,7 @@ def spallation_rate(params) -> float:
 
 
 def spallation_voxels(detector, edges, n_captures: float, *, rng: np.random.Generator, pool,
-                      vertex_resolution_1mev: float, n_sample: int = 400_000) -> dict:
+                      vertex_resolution_1mev: float, n_sample: int = 400_000, vertex_model=None) -> dict:
     """Peak positions of spallation n-H captures in voxels of the reconstructed vertex.
 
     edges : (u_edges, cos_edges, phi_edges), voxel edges in ``(r/R)^3``, ``cos theta`` and
@@ -235,8 +236,11 @@ def spallation_voxels(detector, edges, n_captures: float, *, rng: np.random.Gene
     noise-free draws; the measurement adds a Gaussian error ``sigma_peak / sqrt(N_voxel)``,
     with ``sigma_peak`` the peak width (photo-statistics and the cascade's visible-energy
     spread) and ``N_voxel`` the captures reconstructed in the voxel (the error of a peak fit
-    with that many events). Returns ``mean`` (voxels), ``error``, ``count`` (expected
-    captures) and the ``edges``.
+    with that many events). The reconstructed vertex is the capture point smeared by a
+    Gaussian of ``vertex_resolution_1mev / sqrt(E)``, or, with a ``vertex_model``
+    (:class:`juno_calib.calibration.vertex_model.VertexModel`), drawn from the reconstruction's
+    residuals at the peak energy (``vertex_resolution_1mev`` then unused). Returns ``mean``
+    (voxels), ``error``, ``count`` (expected captures) and the ``edges``.
     """
     check_range("n_captures", n_captures, 0.0, 1e10, lo_open=True)
     _detector(detector, "light")
@@ -245,14 +249,21 @@ def spallation_voxels(detector, edges, n_captures: float, *, rng: np.random.Gene
     edges = _edges(edges)
     check_range("vertex_resolution_1mev", vertex_resolution_1mev, 0.0, 1 * units.m, unit="cm")
     n_sample = validate.integer("n_sample", n_sample, 1, 10**8)
+    if vertex_model is not None:
+        from .vertex_model import VertexModel
+
+        validate.instance("vertex_model", vertex_model, VertexModel, hint="VertexModel.from_sample(...)")
     geometry = detector.response.geometry
     e_pool = pool.per_event("e_vis")
     peak = e_pool[e_pool > 0.95 * np.median(e_pool)]
     e_mean, e_rel = float(peak.mean()), float(peak.std() / peak.mean())
     x = sample_uniform_ls(n_sample, rng=rng, geometry=geometry)
     lam = e_mean * detector.light(x)
-    sig = vertex_resolution_1mev / math.sqrt(e_mean)
-    x_rec = x + sig * rng.standard_normal(x.shape)
+    if vertex_model is None:
+        sig = vertex_resolution_1mev / math.sqrt(e_mean)
+        x_rec = x + sig * rng.standard_normal(x.shape)
+    else:
+        x_rec = vertex_model.sample(x, np.full(len(x), e_mean), rng=rng)
     idx, ok = _voxel_index(x_rec, edges, geometry.r_ls)
     shape = tuple(len(e) - 1 for e in edges)
     n_vox = int(np.prod(shape))

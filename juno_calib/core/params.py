@@ -29,6 +29,82 @@ from . import units
 CONFIGS = ("design", "as_built")
 
 
+#: Type names in parameter messages.
+TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    """A declared parameter of a chapter (:mod:`juno_calib.book.chapters`) or of an ensemble study
+    (:mod:`juno_calib.scale.studies`): its default, type, allowed range or choices, help text and
+    the small-statistics override of ``--fast`` (chapters). ``kind`` is how error messages call it
+    ("parameter", "study parameter")."""
+
+    name: str
+    default: Any
+    type: type
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple | None = None
+    fast: Any = None
+    kind: str = "parameter"
+
+    def describe(self) -> str:
+        """The allowed values as text (for error messages and ``juno-calib list``)."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self.choices))
+        lo = "-inf" if self.min is None else f"{self.min:g}"
+        hi = "inf" if self.max is None else f"{self.max:g}"
+        return f"{TYPE_NAMES[self.type]} in [{lo}, {hi}]"
+
+    def convert(self, value: Any) -> Any:
+        """``value`` (a string from the command line, or a Python value) as this type, checked."""
+        if isinstance(value, str) and self.type is not str:
+            value = self._parse(value)
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
+            raise TypeError(
+                f"{self.kind} {self.name!r} must be {TYPE_NAMES[self.type]}, got {value!r} "
+                f"({type(value).__name__}); allowed: {self.describe()}"
+            )
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"{self.kind} {self.name!r} = {value!r} is not allowed; {self.describe()}"
+            )
+        if self.type in (int, float):
+            if (self.min is not None and value < self.min) or (
+                self.max is not None and value > self.max
+            ) or value != value:
+                raise ValueError(
+                    f"{self.kind} {self.name!r} = {value!r} is outside the allowed range: "
+                    f"{self.describe()}"
+                )
+        return value
+
+    def _parse(self, text: str) -> Any:
+        """Command-line text as a Python literal (bool: true/false, 1/0, yes/no)."""
+        import ast
+
+        if self.type is bool:
+            low = text.strip().lower()
+            if low in ("true", "1", "yes"):
+                return True
+            if low in ("false", "0", "no"):
+                return False
+            raise TypeError(f"{self.kind} {self.name!r} must be bool (true/false), got {text!r}")
+        try:
+            return ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            # (a study's message adds the allowed values, as it always did; a chapter's does not)
+            allowed = "" if self.kind == "parameter" else f"; allowed: {self.describe()}"
+            raise TypeError(f"{self.kind} {self.name!r} must be {TYPE_NAMES[self.type]}, "
+                            f"got {text!r}{allowed}") from None
+
+
 def data_dir() -> Path:
     """The ``data/`` folder (``$JUNO_CALIB_DATA`` overrides the checkout's own)."""
     env = os.environ.get("JUNO_CALIB_DATA")

@@ -117,8 +117,11 @@ def _run_toys(study: Study, jobs: list[tuple[int, int, dict, np.random.SeedSeque
     """Worker side: run each (point, toy, params, stream); a raising toy returns its traceback."""
     out = []
     for point, toy, params, stream in jobs:
+        # a fresh copy of the toy's seed sequence: a study that spawns from its generator advances
+        # the sequence's spawn counter, which must not leak into the toy's next grid point
+        fresh = np.random.SeedSequence(stream.entropy, spawn_key=stream.spawn_key, pool_size=stream.pool_size)
         try:
-            values = study(np.random.default_rng(stream), **params)
+            values = study(np.random.default_rng(fresh), **params)
             out.append({"point": point, "toy": toy, "values": values})
         except Exception as err:  # reported with its parameters; the other toys go on
             out.append({"point": point, "toy": toy, "error": f"{type(err).__name__}: {err}",
@@ -139,8 +142,9 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
     params, grid : fixed parameter values, and lists of values whose Cartesian product is run.
     client : a :class:`distributed.Client` (see :func:`juno_calib.scale.cluster.open_client`);
         None runs the toys one after the other in this process (same results).
-    toys_per_task : toys grouped into one Dask task (amortises the scheduler's per-task cost for
-        toys of a few milliseconds; results do not depend on it).
+    toys_per_task : jobs (toy x grid point) grouped into one Dask task, toy by toy (amortises the
+        scheduler's per-task cost for toys of a few milliseconds; with the grid's points per toy it
+        keeps a toy's grid points on one worker; results do not depend on it).
     progress : a tqdm progress bar on stderr.
     setup : first prepare the workers with the study's ``setup`` (:func:`warm_up`); without it
         every worker builds what it needs at its first toy (same results, more time).
@@ -150,7 +154,10 @@ def run_ensemble(study: str | Study, n_toys: int, *, seed: int, params: Mapping[
     check_range("toys_per_task", toys_per_task, 1, 100_000)
     points = grid_points(study, params, grid)  # every value checked before any task starts
     streams = toy_streams(seed, n_toys)
-    jobs = [(p, i, points[p], streams[i]) for p in range(len(points)) for i in range(n_toys)]
+    # toy by toy: a task of several jobs holds one toy's grid points, in grid order (a study may
+    # reuse the work of a toy that does not depend on the parameter varied last, see
+    # studies.nonuniformity); the results do not depend on the grouping
+    jobs = [(p, i, points[p], streams[i]) for i in range(n_toys) for p in range(len(points))]
     chunks = [jobs[k:k + toys_per_task] for k in range(0, len(jobs), toys_per_task)]
     if client is not None and setup and study.setup is not None:
         t0 = time.perf_counter()

@@ -16,11 +16,16 @@ Registered here:
     (:func:`juno_calib.calibration.peak_statistics.simulated_peak`) -> peak position in PE and its
     relative width, with their fit errors.
 
-Adding a study (the full non-uniformity calibration of chapter 5 -> a, b, c, ā, residual; the
-non-linearity fit of chapter 6 -> positron bias) is one decorated function in this module that
-calls the chapter's library entry point with the toy's generator and returns plain floats, every
-fitted value next to the error the single run quotes (``x`` and ``x_err``), so that chapter 10
-can compare spread and error::
+``nl_positron_bias``
+    chapter 6's γ-source non-linearity fit -> positron-scale bias at 2 and 8 MeV.
+``nonuniformity``
+    chapter 5's whole non-uniformity calibration (source campaign, peak fits, shell map,
+    corrected positrons, optionally the spallation φ map) -> a, b, c, ā with the errors the Eq. 1
+    fit quotes, and the residual non-uniformity.
+
+Adding a study is one decorated function in this module that calls the chapter's library entry
+points with the toy's generator and returns plain floats, every fitted value next to the error the
+single run quotes (``x`` and ``x_err``), so that chapter 10 can compare spread and error::
 
     @register_study("nonuniformity", outputs=("abar_pct", "abar_err_pct", "residual_pct"),
                     setup=send_detectors, config={"default": "design", "choices": CONFIGS},
@@ -40,58 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.params import CONFIGS
+from ..core.params import CONFIGS, TYPE_NAMES, Parameter
 
-_TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
-
-
-@dataclasses.dataclass(frozen=True)
-class StudyParameter:
-    """A parameter of a study: default, type, allowed range or choices, help text."""
-
-    name: str
-    default: Any
-    help: str = ""
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-
-    @property
-    def type(self) -> type:
-        return type(self.default)
-
-    def describe(self) -> str:
-        if self.choices is not None:
-            return "one of " + ", ".join(map(repr, self.choices))
-        lo = "-inf" if self.min is None else f"{self.min:g}"
-        hi = "inf" if self.max is None else f"{self.max:g}"
-        return f"{_TYPES[self.type]} in [{lo}, {hi}]"
-
-    def convert(self, value: Any) -> Any:
-        """``value`` (a Python value or command-line text) as this parameter's type, checked."""
-        import ast
-
-        typ = self.type
-        if isinstance(value, str) and typ is not str:
-            try:
-                value = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError):
-                raise TypeError(f"study parameter {self.name!r} must be {_TYPES[typ]}, got {value!r}; "
-                                f"allowed: {self.describe()}") from None
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if typ is int and isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
-            raise TypeError(f"study parameter {self.name!r} must be {_TYPES[typ]}, got {value!r} "
-                            f"({type(value).__name__}); allowed: {self.describe()}")
-        if self.choices is not None and value not in self.choices:
-            raise ValueError(f"study parameter {self.name!r} = {value!r} is not allowed; {self.describe()}")
-        if typ in (int, float) and ((self.min is not None and value < self.min)
-                                    or (self.max is not None and value > self.max) or value != value):
-            raise ValueError(f"study parameter {self.name!r} = {value!r} is outside the allowed range: "
-                             f"{self.describe()}")
-        return value
+#: A study's parameter: :class:`juno_calib.core.params.Parameter` with ``kind="study parameter"``.
+StudyParameter = Parameter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +74,7 @@ class Study:
         return {k: (p.convert(given[k]) if k in given else p.default) for k, p in self.parameters.items()}
 
     def parameter_help(self) -> str:
-        return "\n".join(f"  {p.name} ({_TYPES[p.type]}, default {p.default!r}; {p.describe()})"
+        return "\n".join(f"  {p.name} ({TYPE_NAMES[p.type]}, default {p.default!r}; {p.describe()})"
                          + (f": {p.help}" if p.help else "") for p in self.parameters.values())
 
     def __call__(self, rng: np.random.Generator, **params) -> dict[str, float]:
@@ -140,9 +97,10 @@ def register_study(name: str, *, outputs: tuple[str, ...], setup: Callable[..., 
     prepares the workers before the first toy (called by :func:`juno_calib.scale.ensemble.warm_up`).
     """
     def wrap(func):
-        params = {k: StudyParameter(name=k, default=spec["default"], help=spec.get("help", ""),
-                                    min=spec.get("min"), max=spec.get("max"),
-                                    choices=tuple(spec["choices"]) if "choices" in spec else None)
+        params = {k: Parameter(name=k, default=spec["default"], type=type(spec["default"]),
+                               help=spec.get("help", ""), min=spec.get("min"), max=spec.get("max"),
+                               choices=tuple(spec["choices"]) if "choices" in spec else None,
+                               kind="study parameter")
                   for k, spec in parameters.items()}
         _REGISTRY[name] = Study(name=name, func=func, parameters=params, outputs=tuple(outputs),
                                 doc=(func.__doc__ or "").strip(), setup=setup)
@@ -379,3 +337,206 @@ def nl_positron_bias(*, rng, config: str, daq_scale: float, n_template: int) -> 
     return {"bias_2mev_pct": 100 * b0[0], "bias_2mev_err_pct": 100 * err[0], "bias_8mev_pct": 100 * b0[1],
             "bias_8mev_err_pct": 100 * err[1], "kB": best.value("kB"), "kB_err": best.error("kB"),
             "fit_valid": float(best.valid)}
+
+
+# -- chapter 5: the full non-uniformity calibration -> a, b, c, ā, residual ----------------------
+#: Chapter 5's seed: the true detector of every non-uniformity toy is the one chapter 5 draws from
+#: it (its first spawned stream), so the toys are pseudo-experiments of chapter 5's detector.
+NU_TRUTH_SEED = 20230801
+
+_NU_KITS: dict[tuple, dict] = {}  # a per-process cache: (config, imperfections, truth_shells) -> kit
+_NU_TOYS: dict[tuple, dict] = {}  # a per-process cache of a toy's work that does not depend on the
+#                                   vertex resolution (reused at the grid points of the same toy)
+_NU_TOYS_KEEP = 4
+
+
+def nu_kit(config: str, imperfections: bool, truth_shells: int) -> dict:
+    """What every non-uniformity toy shares, all of it without random numbers of the toy: the true
+    detector of chapter 5 (its efficiencies drawn once from :data:`NU_TRUTH_SEED`, as chapter 5
+    does; ``imperfections`` on or off; the correction tabulated on ``truth_shells`` shells), the
+    deployment, the scintillator, the fiducial radius and the n-H peak energy."""
+    from ..core import validate
+
+    validate.choice("config", config, CONFIGS)
+    if not isinstance(imperfections, (bool, np.bool_)):
+        raise TypeError(f"imperfections must be True or False, got {imperfections!r}")
+    truth_shells = validate.integer("truth_shells", truth_shells, 6, 64)
+    key = (config, bool(imperfections), int(truth_shells))
+    with _LOCK:
+        if key in _NU_KITS:
+            return _NU_KITS[key]
+    from ..calibration import nonuniformity_study as nus
+    from ..core.params import load_quantities
+    from ..core.rng import make_rng
+    from ..hardware.deployment import Deployment
+    from ..hardware.sources import get_source
+
+    resp, scint = detector(config)
+    variant = "all" if imperfections else "none"
+    r_truth = make_rng(NU_TRUTH_SEED).spawn(9)[0]  # chapter 5's r_truth
+    det = nus.build_truth(resp, rng=r_truth, variants=(variant,), n_shells=int(truth_shells))
+    q = {k: v.internal for k, v in load_quantities("nonuniformity", config).items()}
+    kit = {"det": det, "variant": variant, "scint": scint, "dep": Deployment.load(config),
+           "r_fv": q["r_fiducial"], "e_nh": get_source("nH", config).peak_energy()}
+    with _LOCK:
+        return _NU_KITS.setdefault(key, kit)
+
+
+def _install_nu_kits(kits: dict) -> None:
+    with _LOCK:
+        for key, kit in kits.items():
+            _NU_KITS.setdefault(key, kit)
+
+
+def send_nu_kits(client, points) -> None:
+    """Detectors, then the true detectors of chapter 5 for ``points``, built once (as tasks on the
+    cluster) and sent to every worker."""
+    need = {"config", "imperfections", "truth_shells"}
+    if not isinstance(points, (list, tuple)) or not all(isinstance(p, dict) and need <= set(p)
+                                                         for p in points):
+        raise TypeError(f"points must be a list of parameter dicts with {sorted(need)} "
+                        f"(ensemble.grid_points of the nonuniformity study), got {points!r:.80}")
+    send_detectors(client, points)
+    keys = sorted({(p["config"], p["imperfections"], p["truth_shells"]) for p in points})
+    futures = {k: client.submit(nu_kit, *k, pure=False) for k in keys if k not in _NU_KITS}
+    client.run(_install_nu_kits, {k: (futures[k].result() if k in futures else _NU_KITS[k]) for k in keys})
+
+
+def _nu_toy(rng, kit: dict, key: tuple, *, n_points: int, n_pool: int, n_positrons: int) -> dict:
+    """The part of a non-uniformity toy that does not depend on the vertex resolution: the capture
+    pool, the campaign and its peak fits, the map, the positrons (with their unit-normal vertex
+    draws) and their recorded PE, the spallation captures' true positions; cached per toy."""
+    with _LOCK:
+        if key in _NU_TOYS:
+            return _NU_TOYS[key]
+    from ..calibration import nonuniformity as nu
+    from ..calibration import nonuniformity_study as nus
+    from ..calibration import truth
+    from ..hardware.deployment import comprehensive_plan
+
+    det, scint, dep = kit["det"], kit["scint"], kit["dep"]
+    r_pool, r_camp, r_pos, r_rec, r_spall = rng.spawn(5)
+    plan = comprehensive_plan(dep, n_points=n_points)
+    pool = truth.capture_pool(n_pool, rng=r_pool, scint=scint, geometry=det.response.geometry,
+                              config=det.response.pmts.config)
+    camp = nus.campaign(det, plan, dep, pool, rng=r_camp)
+    pts = camp.points[kit["variant"]]
+    gmap = nu.build_map("shells", pts, det.response.geometry.r_ls)
+    ev = truth.positron_events(det, np.arange(0.0, 9.0), n_positrons, rng=r_pos, scint=scint,
+                               vertex_resolution_1mev=0.0)
+    pe = nus.recorded(det, ev, rng=r_rec)[kit["variant"]]
+    seq = r_spall.bit_generator.seed_seq  # the spallation draws: the same at every vertex resolution
+    out = {"plan": plan, "pool": pool, "points": pts, "map": gmap, "events": ev, "pe": pe,
+           "spallation_seed": (seq.entropy, seq.spawn_key)}
+    if _NU_TOYS_KEEP < 1:  # reuse switched off
+        return out
+    with _LOCK:
+        while len(_NU_TOYS) >= _NU_TOYS_KEEP:
+            _NU_TOYS.pop(next(iter(_NU_TOYS)))
+        return _NU_TOYS.setdefault(key, out)
+
+
+@register_study(
+    "nonuniformity",
+    outputs=("a_pct", "a_err_pct", "b_pct", "b2_pct2", "b2_err_pct2", "c_pct", "c_err_pct", "abar_pct",
+             "abar_err_pct", "residual_pct", "residual_stat_pct", "abar_3d_pct", "residual_3d_pct",
+             "g_err_median_pct", "y0"),
+    setup=send_nu_kits,
+    config={"default": "design", "choices": CONFIGS, "help": "detector configuration"},
+    n_points={"default": 50, "min": 20, "max": 1000,
+              "help": "points of the comprehensive Am-C map (chapter 5's n_points; seed 000: ~250)"},
+    vertex_resolution_1mev={"default": 10.0, "min": 0.0, "max": 100.0,
+                            "help": "vertex resolution at 1 MeV, cm (scales as 1/sqrt(E); chapter 5)"},
+    imperfections={"default": True, "choices": (True, False),
+                   "help": "true detector with (True) or without (False) chapter 5's imperfections"},
+    n_pool={"default": 300, "min": 100, "max": 20000,
+            "help": "simulated Am-C captures translated to every source point (chapter 5's n_pool)"},
+    n_positrons={"default": 1500, "min": 1500, "max": 200000,
+                 "help": "positrons per kinetic energy, 9 energies (chapter 5's n_positrons; the residual "
+                         "needs >= 2 events in each of its 768 voxels: below 1500 a toy fails too often)"},
+    truth_shells={"default": 16, "min": 6, "max": 64,
+                  "help": "shells of the true detector's tabulated phi correction (shared by all toys)"},
+    spallation_days={"default": 0.0, "min": 0.0, "max": 3650.0,
+                     "help": "days of spallation n-H captures for the 3D map (chapter 5: 30); 0: no 3D "
+                             "map (its outputs are NaN; it costs ~1 s a toy)"},
+    spallation_rate_per_day={"default": 84000.0, "min": 1000.0, "max": 1e7,
+                             "help": "spallation n-H captures per day kept after the muon veto (chapter 5)"},
+)
+def nonuniformity(*, rng, config: str, n_points: int, vertex_resolution_1mev: float, imperfections: bool,
+                  n_pool: int, n_positrons: int, truth_shells: int, spallation_days: float,
+                  spallation_rate_per_day: float) -> dict:
+    """Chapter 5's non-uniformity calibration, one pseudo-experiment.
+
+    The true detector is chapter 5's (shared, :func:`nu_kit`); everything the experiment records
+    is drawn from the toy's stream: the Am-C capture pool, the source positions and the runs of
+    the comprehensive plan (``n_points``), their Crystal Ball peak fits and the shell map built
+    from them, the IBD-like positrons (``n_positrons`` at each of 0..8 MeV kinetic, uniform in
+    the LS, vertices smeared by ``vertex_resolution_1mev`` cm at 1 MeV) with their recorded PE,
+    and the spallation n-H captures of the 3D map. Returns the Eq. 1 fit of the corrected
+    positrons in the fiducial volume (a, b, c, ā in percent, with the errors the fit quotes; the
+    error of ā propagated from the fit's covariance), the residual non-uniformity over the
+    fiducial volume's voxels and its statistical part, ā and the residual with the spallation φ
+    modulation, the median error of g per map point and Y0 (PE/MeV at the centre).
+
+    The part of the toy that does not depend on the vertex resolution is cached per process
+    (the same toy at several vertex resolutions simulates its campaign and positrons once; the
+    results do not depend on whether the cache is hit)."""
+    from ..calibration import nonuniformity as nu
+    from ..calibration import truth
+    from ..core import units, validate
+
+    validate.generator("rng", rng)
+    p = get_study("nonuniformity").resolve(  # every parameter checked against its registered range
+        {"config": config, "n_points": n_points, "vertex_resolution_1mev": vertex_resolution_1mev,
+         "imperfections": imperfections, "n_pool": n_pool, "n_positrons": n_positrons,
+         "truth_shells": truth_shells, "spallation_days": spallation_days,
+         "spallation_rate_per_day": spallation_rate_per_day})
+    config, n_points, vertex_resolution_1mev, imperfections, n_pool, n_positrons, truth_shells = (
+        p[k] for k in ("config", "n_points", "vertex_resolution_1mev", "imperfections", "n_pool",
+                       "n_positrons", "truth_shells"))
+    spallation_days, spallation_rate_per_day = p["spallation_days"], p["spallation_rate_per_day"]
+    kit = nu_kit(config, imperfections, truth_shells)
+    seq = rng.bit_generator.seed_seq
+    key = (seq.entropy, seq.spawn_key, config, bool(imperfections), int(truth_shells), int(n_points),
+           int(n_pool), int(n_positrons))
+    toy = _nu_toy(rng, kit, key, n_points=n_points, n_pool=n_pool, n_positrons=n_positrons)
+    det, ev, pe, gmap, pts = kit["det"], toy["events"], toy["pe"], toy["map"], toy["points"]
+    r_ls, r_fv = det.response.geometry.r_ls, kit["r_fv"]
+    y0 = pts.y0 / kit["e_nh"]
+    x_rec = truth.smear(ev, vertex_resolution_1mev * units.cm)
+    res = nu.assess(gmap, y0, ev, pe, ev["expected"][:, 0], r_fv, x_rec=x_rec)
+    abar_err = _abar_error(res["points"])
+    res3d = {"abar": math.nan, "residual": math.nan}
+    if spallation_days > 0:
+        entropy, spawn_key = toy["spallation_seed"]
+        r_spall = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=spawn_key))
+        edges = (np.linspace(0, 1, 9), np.linspace(-1, 1, 9), np.linspace(0, 2 * np.pi, 17))  # chapter 5's
+        vox = truth.spallation_voxels(det, edges, spallation_rate_per_day * spallation_days, rng=r_spall,
+                                      pool=toy["pool"],
+                                      vertex_resolution_1mev=vertex_resolution_1mev * units.cm)
+        res3d = nu.assess(nu.PhiModulation.fit(gmap, vox, r_ls), y0, ev, pe, ev["expected"][:, 0], r_fv,
+                          x_rec=x_rec)
+    return {"a_pct": 100 * res["a"], "a_err_pct": 100 * res["a_err"], "b_pct": 100 * res["b"],
+            "b2_pct2": 1e4 * res["b2"], "b2_err_pct2": 1e4 * res["b2_err"], "c_pct": 100 * res["c"],
+            "c_err_pct": 100 * res["c_err"],
+            "abar_pct": 100 * res["abar"], "abar_err_pct": 100 * abar_err,
+            "residual_pct": 100 * res["residual"], "residual_stat_pct": 100 * res["residual_stat"],
+            "abar_3d_pct": 100 * res3d["abar"], "residual_3d_pct": 100 * res3d["residual"],
+            "g_err_median_pct": 100 * float(np.median(pts.g_err)), "y0": y0}
+
+
+def _abar_error(points: dict) -> float:
+    """The error of ā = sqrt(a² + (1.6 b)² + (c/1.6)²) that the Eq. 1 fit of ``points`` quotes: ā² is
+    linear in the fitted (a², b², c²), so its variance is v^T C v with v = (1, 1.6², 1/1.6²) and C
+    the covariance of the weighted linear fit (the one
+    :func:`juno_calib.calibration.resolution.fit_resolution` quotes its errors from), and
+    σ(ā) = σ(ā²) / (2 ā)."""
+    from ..calibration.resolution import fit_resolution
+
+    e, rel, err = (np.asarray(points[k], dtype=float) for k in ("e", "sigma_rel", "error"))
+    fit = fit_resolution(e, rel, err)
+    w = 1.0 / (2.0 * rel * err)  # 1 / error of (sigma/E)^2, as in fit_resolution
+    design = np.stack([1.0 / e, np.ones_like(e), 1.0 / e**2], axis=1)
+    cov = np.linalg.inv((design * w[:, None] ** 2).T @ design)
+    v = np.array([1.0, 1.6**2, 1.0 / 1.6**2])
+    return float(np.sqrt(v @ cov @ v) / (2.0 * fit["a_eff"]))
