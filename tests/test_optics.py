@@ -222,7 +222,9 @@ def test_rayleigh_fraction_grows_with_the_ls_path(optics, geometry):
         ({"rayleigh_length": -1.0}, "rayleigh_length = -0.001 m is outside the allowed range"),
         ({"acrylic_transmittance": 1.5}, "acrylic_transmittance = 1.5 is outside the allowed range"),
         ({"n_ls": 0.5}, "n_ls = 0.5 is outside the allowed range [1, 3]"),
-        ({"rayleigh_redetection": 2.0}, "rayleigh_redetection = 2 is outside the allowed range [0, 1]"),
+        ({"indirect_light": 2.0}, "indirect_light = 2 is outside the allowed range [0, 1]"),
+        ({"indirect_model": "diffuse"}, "indirect_model"),
+        ({"reemission_probability": -0.1}, "reemission_probability = -0.1 is outside the allowed range [0, 1]"),
     ],
 )
 def test_bad_optics_rejected(optics, change, message):

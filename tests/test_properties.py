@@ -44,6 +44,7 @@ from juno_calib.detector import geometry as geo
 from juno_calib.detector import optics as opt
 from juno_calib.detector import spe as spem
 from juno_calib.detector import timing as tmg
+from juno_calib.detector import transport as trn
 from juno_calib.detector import true_detector as tdet
 from juno_calib.hardware import budget, deployment, sources
 from juno_calib.particles import (
@@ -491,6 +492,41 @@ def test_map_lookup(property_log, total_map, pos):
         assert finite(g) and np.all(g > 0)
 
 
+@given(kind=array_of(0.0, 2.0, max_len=3), r=array_of(0.0, R_LS, max_len=3), c=array_of(-1.0, 1.0, max_len=3))
+def test_indirect_light_and_angular_efficiency(property_log, response, kind, r, c):
+    k = np.round(kind) if isinstance(kind, np.ndarray) and kind.dtype.kind == "f" and np.all(np.isfinite(kind)) \
+        else kind
+    out = call(property_log, response.indirect.at, k, r, c)
+    if out is not None:
+        assert finite(out) and np.all((out >= 0) & (out <= 1)), "a probability per photon"
+    eff = call(property_log, response.angular_efficiency, c, k)
+    if eff is not None:
+        assert finite(eff) and np.all(eff >= 0)
+
+
+@given(pos=positions(), system=st.sampled_from(("lpmt", "spmt", "LPMT", "")))
+def test_direct_share(property_log, response, pos, system):
+    share = call(property_log, response.direct_share, pos, system)
+    if share is not None:
+        assert finite(share) and np.all((share > 0) & (share <= 1)), "a share of the light"
+
+
+@given(n=counts(30), p_re=scalar(0.0, 1.0), lam=scalar(1e3, 1e5), n_r=counts(3), seed=SEEDS)
+def test_run_transport(property_log, n, p_re, lam, n_r, seed):
+    try:
+        inp = trn.TransportInputs(
+            n_ls=1.4955, n_acrylic=1.5, n_water=1.333, rayleigh_length=27e3, absorption_length=lam,
+            reemission_probability=p_re, acrylic_mu=3e-4, water_attenuation_length=4e4, r_ls=R_LS,
+            r_acrylic=R_LS + 120.0, r_pmt=(19434.0,), cathode_area=(2e5,), aspect=(0.75,),
+            angular_cos=(0.0, 1.0), angular_eff=((1.0, 1.0),), n_r=n_r, n_alpha=4, n_photons=n, seed=seed)
+    except TypeError:
+        return
+    out = call(property_log, trn.run_transport, inp)
+    if out is not None:
+        assert np.all(out.fates.sum(axis=1) == n), "every photon ends in one fate"
+        assert finite(out.values) and np.all(out.values >= 0)
+
+
 # --- hardware: deployment, budget -----------------------------------------------------------------
 
 
@@ -563,7 +599,7 @@ def test_resolution_fit_and_curve(property_log, e, a, seed):
 
 def test_every_module_with_public_functions_is_covered(property_log):
     """The list above reaches every layer's public modules (a new module gets its own test)."""
-    covered = {m.__name__ for m in (gamma, scintillator, visible, beta, events, sources, geo, opt,
+    covered = {m.__name__ for m in (gamma, scintillator, visible, beta, events, sources, geo, opt, trn,
                                     deployment, budget, resolution, validate)}
     assert {"juno_calib.particles.gamma", "juno_calib.detector.optics",
             "juno_calib.calibration.resolution"} <= covered

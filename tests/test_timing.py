@@ -34,7 +34,7 @@ def timing():
 @pytest.fixture(scope="module")
 def direct_only(optics):
     """Design response without scattered light and without dark noise (coarse tables)."""
-    o = dataclasses.replace(optics, rayleigh_redetection=0.0)
+    o = dataclasses.replace(optics, indirect_light=0.0)
     p = PMTs.load("design")
     p = dataclasses.replace(p, dcr_nnvt=0.0, dcr_hamamatsu=0.0, dcr_spmt=0.0)
     return DetectorResponse.load("design", optics=o, pmts=p, map_shape=(8, 5), table_shape=(96, 361))

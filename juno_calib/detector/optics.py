@@ -18,13 +18,16 @@ with every factor computed here from the data in ``data/optics.yaml`` and the ge
   ``n_ls b / (R + t) > n_water`` (``b`` is the impact parameter of the ray);
 * attenuation ``exp(-L/lambda)`` in LS (absorption and Rayleigh), acrylic and water.
 
-Neglected (stated in chapter 3): the bending of the ray at the boundaries (the path and the
-solid angle use the straight line from vertex to PMT; the Fresnel angles use the invariant),
-reflections from PMT glass and the steel structure, re-emission after absorption (the absorption
-length is an effective one), and light reflected at the acrylic that is detected elsewhere. The
-first-order Rayleigh term is modelled: scattered photons are re-detected like light from the
-centre (:func:`rayleigh_scattered_fraction`, :func:`rayleigh_redetected`). The per-PMT tables
-and the sampler built on this model are in :mod:`juno_calib.detector.pmt_tables`.
+This is the *direct* light, exact along the straight line (the bending of the ray at the
+boundaries is neglected for the path and the solid angle; the Fresnel angles use the invariant).
+The *indirect* light (Rayleigh-scattered, absorbed and re-emitted, reflected at the acrylic,
+trapped by total reflection) is followed by the photon transport of
+:mod:`juno_calib.detector.transport` (``indirect_model = "transport"``); the earlier first-order
+term, scattered photons re-detected like light from the centre
+(:func:`rayleigh_scattered_fraction`, :func:`rayleigh_redetected`), stays available as
+``indirect_model = "first_order"`` for comparison. Reflections from PMT glass and the steel
+structure are neglected. The per-PMT tables and the sampler built on this model are in
+:mod:`juno_calib.detector.pmt_tables`.
 
 Shapes: vertices ``(..., 3)`` and PMT positions ``(N, 3)`` in mm broadcast to ``(..., N)``.
 """
@@ -36,8 +39,12 @@ import dataclasses
 import numpy as np
 
 from ..core import validate
-from ..core.params import ParamSet, check_range
+from ..core.params import ParamSet, check_choice, check_range
 from .geometry import _disk_solid_angle, disk_solid_angle
+
+INDIRECT_MODELS = ("transport", "first_order")
+"""Models of the indirect light: the photon transport of :mod:`juno_calib.detector.transport`,
+or the earlier first-order term (:func:`rayleigh_redetected`, kept for comparison)."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -57,7 +64,13 @@ class Optics(ParamSet):
     acrylic_transmittance: float
     water_attenuation_length: float
     scint_yield: float
-    rayleigh_redetection: float
+    indirect_light: float
+    indirect_model: str
+    reemission_probability: float
+    transport_photons: int
+    transport_radii: int
+    transport_bins: int
+    transport_seed: int
 
     def __post_init__(self):
         for name in ("n_ls", "n_acrylic", "n_water"):
@@ -71,7 +84,13 @@ class Optics(ParamSet):
             check_range(name, getattr(self, name), 0.0, np.inf, unit="m", lo_open=True)
         check_range("acrylic_transmittance", self.acrylic_transmittance, 0.0, 1.0, lo_open=True)
         check_range("scint_yield", self.scint_yield, 0.0, 1e6, lo_open=True)
-        check_range("rayleigh_redetection", self.rayleigh_redetection, 0.0, 1.0)
+        check_range("indirect_light", self.indirect_light, 0.0, 1.0)
+        check_choice("indirect_model", self.indirect_model, INDIRECT_MODELS)
+        check_range("reemission_probability", self.reemission_probability, 0.0, 1.0)
+        for name, lo, hi in (("transport_photons", 1, 10**8), ("transport_radii", 2, 4096),
+                             ("transport_bins", 2, 4096), ("transport_seed", 0, 2**63 - 1)):
+            check_range(name, getattr(self, name), lo, hi)
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
     def attenuation_length(self) -> float:
@@ -310,9 +329,11 @@ def rayleigh_scattered_fraction(radius, optics: Optics, r_ls: float, n_nodes: in
 def rayleigh_redetected(radius, direct_centre, optics: Optics, r_ls: float):
     """Fraction of photons from ``radius`` that reach each photocathode after one Rayleigh scattering.
 
-    First-order term of the model: the scattered photons are re-detected like light emitted
-    at the centre, ``kappa s(r) p_k(0)`` with ``s`` from :func:`rayleigh_scattered_fraction`,
-    ``kappa = optics.rayleigh_redetection`` (1 = on, 0 = scattered light lost) and ``p_k(0)``
+    The earlier first-order model (``indirect_model = "first_order"``, kept for comparison with
+    the photon transport of :mod:`juno_calib.detector.transport`): the scattered photons are
+    re-detected like light emitted at the centre, ``kappa s(r) p_k(0)`` with ``s`` from
+    :func:`rayleigh_scattered_fraction`, ``kappa = optics.indirect_light`` (1 = on, 0 = scattered
+    light lost) and ``p_k(0)``
     the direct fraction of PMT ``k`` from the centre. ``radius``: (M,) mm; ``direct_centre``:
     scalar or (N,). Returns (M, 1) or (M, N), to be added to the direct fraction (M, N).
 
@@ -320,13 +341,13 @@ def rayleigh_redetected(radius, direct_centre, optics: Optics, r_ls: float):
     >>> o = Optics.load("design")
     >>> rayleigh_redetected(np.array([0.0, 9e3]), np.array([1e-4, 2e-4, 3e-4]), o, 17700.0).shape
     (2, 3)
-    >>> off = dataclasses.replace(o, rayleigh_redetection=0.0)
+    >>> off = dataclasses.replace(o, indirect_light=0.0)
     >>> float(rayleigh_redetected(np.zeros(1), 1.0, off, 17700.0)[0, 0])
     0.0
     """
     radius = validate.array("radius", radius, 0.0, ndim=1)
     direct_centre = validate.array("direct_centre", direct_centre, 0.0, 1.0, ndim=(0, 1))
-    scat = optics.rayleigh_redetection * rayleigh_scattered_fraction(radius, optics, r_ls)
+    scat = optics.indirect_light * rayleigh_scattered_fraction(radius, optics, r_ls)
     return scat[:, None] * direct_centre
 
 

@@ -1,8 +1,9 @@
 """Per-PMT expectation tables and the sampler that places photo-electrons (PE) on PMTs.
 
 **The table.** The PMTs of one system (LPMT or SPMT) sit on a sphere and face the centre, and
-every factor of the light model (:func:`juno_calib.detector.optics.direct_fraction` plus the first-order
-Rayleigh term, :func:`juno_calib.detector.optics.rayleigh_redetected`) depends on the vertex ``x`` and
+every factor of the light model (:func:`juno_calib.detector.optics.direct_fraction` with the
+angular efficiency, plus the indirect light of :mod:`juno_calib.detector.transport`) depends on
+the vertex ``x`` and
 the PMT ``k`` only through the vertex radius ``r = |x|`` and the angle ``alpha_k`` between ``x``
 and the PMT's direction. With one cathode size and shape per system (the system's mean) a
 single function ``T(r, alpha)`` (PE per MeV for unit detection efficiency) serves all its PMTs:
@@ -32,7 +33,7 @@ averaged over each ``alpha`` bin, linear in ``r``), provided every acceptance is
 ``T > 0`` wherever a PMT's patch reaches. ``B(r)`` bounds ``T(alpha_k)/T(alpha_n)`` for
 directions within ``bound`` patch radii of a PMT; the rare proposals beyond it (at most a share
 ``clip_mass`` of the proposal mass) are clipped and their share is returned on request. ``T``
-never vanishes while the first-order Rayleigh term is on (its floor is positive everywhere),
+never vanishes while the indirect light is on (its floor is positive everywhere),
 also past the total-reflection onset, where ``T`` equals that floor on a whole band of
 ``alpha``. (An earlier version accepted the uniform and the ``T'`` proposals separately, with
 ``T'`` in place of ``T``: there the band had ``T' = 0``, nothing was proposed in it and the PMTs
@@ -57,7 +58,7 @@ from scipy.spatial import cKDTree
 
 from ..core import validate
 from ..core.validate import _short
-from .optics import Optics, direct_fraction, rayleigh_redetected
+from .optics import Optics, _ray_paths, direct_fraction, rayleigh_redetected
 from .timing import cdf_guide, cos_guide
 
 TABLE_SHAPE = (709, 721)
@@ -128,7 +129,7 @@ class PMTTable:
     into one patch per PMT; ``cell_area`` (N,) the solid angle (sr) of each PMT's patch;
     ``bound``: the reach, in patch radii, of the sampler's acceptance bound; ``clip_mass``:
     the share of proposals whose acceptance may exceed 1 (and be clipped); ``scattered`` (n_r,)
-    the first-order Rayleigh part of ``T`` (independent of ``alpha``), used to tell scattered PE
+    the indirect part of ``T`` averaged over the sphere, used to tell scattered PE
     from direct ones for their times.
     """
 
@@ -144,15 +145,18 @@ class PMTTable:
 
     @classmethod
     def build(cls, pmt_position, cathode_radius: float, aspect: float, weight, optics: Optics,
-              r_ls: float, acrylic_thickness: float, *, scale: float, angular_slope: float = 0.0,
+              r_ls: float, acrylic_thickness: float, *, scale: float, indirect=None, angular=None,
               n_r: int = TABLE_SHAPE[0], n_alpha: int = TABLE_SHAPE[1], lookup_shape=(1024, 2048)):
         """Tabulate ``T`` for PMTs at ``pmt_position`` (N, 3) mm of one cathode size and shape.
 
         ``cathode_radius`` (mm) and ``aspect`` (depth / radius) describe the cathode; ``weight``
         (N,) are the PDEs; ``scale`` converts detection probability to PE per MeV (effective
-        photons per MeV); the Rayleigh term is included as in
-        :meth:`juno_calib.detector.response.DetectorResponse.detection_fraction`. ``lookup_shape`` is the
-        (theta, phi) grid of the PMT lookup; every PMT must own at least one cell.
+        photons per MeV). ``indirect`` (n_r, n_alpha) is the indirect-light fraction on the
+        table's grid (``None``: the first-order Rayleigh term of ``optics``), ``angular`` the
+        relative efficiency vs the incidence cosine of the direct light, ``(cos_grid, eff)``
+        (``None``: flat), as in :meth:`juno_calib.detector.response.DetectorResponse.detection_fraction`.
+        ``lookup_shape`` is the (theta, phi) grid of the PMT lookup; every PMT must own at least
+        one cell.
         """
         pos = np.asarray(pmt_position, dtype=float)
         radius = float(np.mean(np.linalg.norm(pos, axis=1)))
@@ -161,10 +165,20 @@ class PMTTable:
         alpha = np.linspace(0.0, np.pi, n_alpha)
         vtx = np.stack([np.zeros_like(r), np.zeros_like(r), r], axis=1)
         pmt = radius * np.stack([np.sin(alpha), np.zeros_like(alpha), np.cos(alpha)], axis=1)
-        direct = direct_fraction(vtx, pmt, cathode_radius, aspect, optics, r_ls, acrylic_thickness,
-                                 angular_slope)
-        scattered = scale * rayleigh_redetected(r, direct[0, 0], optics, r_ls)
-        values = scale * direct + scattered
+        direct = direct_fraction(vtx, pmt, cathode_radius, aspect, optics, r_ls, acrylic_thickness)
+        if angular is not None:
+            cos_grid, eff = (np.asarray(a, dtype=float) for a in angular)
+            cos_eta = _ray_paths(vtx, pmt, r_ls, acrylic_thickness)["cos_eta"]
+            direct = direct * np.where(cos_eta > 0, np.interp(cos_eta, cos_grid, eff), 0.0)
+        if indirect is None:
+            indirect = np.broadcast_to(rayleigh_redetected(r, direct[0, 0], optics, r_ls), direct.shape)
+        indirect = np.asarray(indirect, dtype=float)
+        if indirect.shape != direct.shape:
+            raise ValueError(f"indirect must have the table's shape {direct.shape}, got {indirect.shape}")
+        values = scale * (direct + indirect)
+        # the indirect part averaged over the sphere (uniform in cos alpha), for the hit times
+        w_cos = np.abs(np.gradient(np.cos(alpha)))
+        scattered = scale * (indirect @ w_cos) / w_cos.sum()
         n_t, n_p = (int(v) for v in lookup_shape)
         theta_edges = np.linspace(0.0, np.pi, n_t + 1)
         tt, pp = np.meshgrid(0.5 * (theta_edges[1:] + theta_edges[:-1]),
@@ -179,7 +193,7 @@ class PMTTable:
                 "lookup cell; use a finer grid"
             )
         return cls(r_ls=r_ls, values=values, direction=direction, weight=np.asarray(weight, float),
-                   lookup=lookup.reshape(n_t, n_p), cell_area=area, scattered=scattered[:, 0])
+                   lookup=lookup.reshape(n_t, n_p), cell_area=area, scattered=scattered)
 
     @property
     def d_r(self) -> float:

@@ -5,12 +5,18 @@ SPMT systems.
 (:mod:`juno_calib.detector.optics`) and the photosensors (:class:`PMTs`, ``data/pmts.yaml``). The expected
 number of PE of PMT ``k`` per MeV of visible energy deposited at ``x`` is
 
-    mu_k(x) = Y * pde_k * [p_k(x) + kappa * s(|x|) * p_k(0)],
+    mu_k(x) = Y * pde_k * [p_k(x) A_k(eta_k) + kappa * I_k(|x|, alpha_k)],
 
-with ``p_k`` the direct-light fraction (:func:`juno_calib.detector.optics.direct_fraction`), ``s`` the
-fraction of photons Rayleigh-scattered in the LS, ``kappa`` the re-detection switch and ``Y``
-(effective photons per MeV) fixed so that the LPMT sum at the centre equals the configuration's
-``light_yield_center`` (PERF25 defines the yield with the n-H 2.223 MeV gamma at the centre).
+with ``p_k`` the direct-light fraction (:func:`juno_calib.detector.optics.direct_fraction`),
+``A_k`` the relative detection efficiency of the PMT's type at the incidence angle ``eta_k`` of the
+direct light (``data/pmts.yaml``), ``I_k`` the indirect light of its type (scattered, re-emitted,
+reflected and trapped photons; the photon transport of :mod:`juno_calib.detector.transport`,
+tabulated vs the vertex radius and the vertex-PMT angle ``alpha_k``), ``kappa`` the switch of the
+indirect light, and ``Y`` (effective photons per MeV) fixed so that the LPMT sum at the centre
+equals the configuration's ``light_yield_center`` (PERF25 defines the yield with the n-H
+2.223 MeV gamma at the centre). ``Y / scint_yield`` is the model's efficiency scale. The earlier
+first-order model of the indirect light, ``kappa s(|x|) p_k(0)`` (Rayleigh-scattered photons
+detected like light from the centre), is kept as ``indirect_model = "first_order"``.
 
 Fast paths (:class:`TotalMap`, :class:`juno_calib.detector.pmt_tables.PMTTable`): a total-PE map
 ``g(r^3, cos theta)`` and per-system tables ``T(r, alpha)`` of a single PMT's expectation,
@@ -41,10 +47,11 @@ import numpy as np
 from ..core import validate
 from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
-from .optics import Optics, direct_fraction, rayleigh_redetected
+from .optics import Optics, _ray_paths, direct_fraction, rayleigh_redetected
 from .pmt_tables import TABLE_SHAPE, PMTTable, _grid_cell, bilinear
 from .spe import SPESpectrum, _parameters, _sample_charges, _sum_charges
 from .timing import REFINE_COST, Timing, _alias_table, deposit_of_pe, readout
+from .transport import IndirectLight, TransportInputs, indirect_light
 
 PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT = 0, 1, 2
 HIT_THREADS = int(os.environ.get("JUNO_CALIB_HIT_THREADS", "1"))
@@ -78,7 +85,10 @@ class PMTs(ParamSet):
     readout_window: float
     light_yield_center: float
     spmt_cathode_depth: float
-    pde_angular_slope: float
+    pde_angular_theta: tuple
+    pde_angular_nnvt: tuple
+    pde_angular_hamamatsu: tuple
+    pde_angular_spmt: tuple
 
     def __post_init__(self):
         for name in ("pde_nnvt", "pde_hamamatsu", "pde_spmt"):
@@ -93,7 +103,20 @@ class PMTs(ParamSet):
         check_range("readout_window", self.readout_window, 0.0, 1e5, unit="ns", lo_open=True)
         check_range("light_yield_center", self.light_yield_center, 1.0, 1e5, unit="PE/MeV")
         check_range("spmt_cathode_depth", self.spmt_cathode_depth, 0.0, 100.0, unit="mm")
-        check_range("pde_angular_slope", self.pde_angular_slope, 0.0, 1.0)
+        theta = np.asarray(self.pde_angular_theta, dtype=float)
+        if theta.ndim != 1 or theta.size < 2 or theta[0] != 0.0 or np.any(np.diff(theta) <= 0) \
+                or theta[-1] > np.pi / 2 + 1e-12:
+            raise ValueError(f"pde_angular_theta must increase from 0 to at most 90 deg, got "
+                             f"{np.degrees(theta).round(3).tolist()} deg")
+        for name in ("pde_angular_nnvt", "pde_angular_hamamatsu", "pde_angular_spmt"):
+            eff = np.asarray(getattr(self, name), dtype=float)
+            if eff.shape != theta.shape:
+                raise ValueError(f"{name} needs one value per angle of pde_angular_theta "
+                                 f"({theta.size}), got {eff.size}")
+            for i, e in enumerate(eff):
+                check_range(f"{name}[{i}]", e, 0.0, 2.0)
+            if eff[0] != 1.0:
+                raise ValueError(f"{name}[0] = {eff[0]} must be 1 (efficiency relative to normal incidence)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -363,16 +386,105 @@ class DetectorResponse:
     def detection_fraction(self, vertices, *, chunk: int = 32) -> np.ndarray:
         """Probability (M, N) that a photon emitted at each vertex gives a PE in each PMT.
 
-        Direct light times the PDE plus the first-order Rayleigh term (see module docstring).
+        Direct light plus indirect light, times the PDE (see module docstring).
         ``vertices``: (M, 3) mm inside the LS sphere; computed in chunks of ``chunk`` vertices.
         """
         x = self._check_vertices(vertices)
         out = np.empty((x.shape[0], self.kind.size))
         for start in range(0, x.shape[0], chunk):
-            out[start:start + chunk] = self._direct(x[start:start + chunk])
-        out += rayleigh_redetected(np.linalg.norm(x, axis=1), self._center_direct, self.optics,
-                                   self.geometry.r_ls)
+            xc = x[start:start + chunk]
+            out[start:start + chunk] = self._direct(xc) + self._indirect(xc)
         return out * self.pde[None, :]
+
+    def direct_share(self, vertices, system: str = "lpmt") -> np.ndarray:
+        """Share (M,) of the expected PE of ``system`` that is direct (unscattered) light, for
+        vertices (M, 3) mm in the LS; the rest is the indirect light."""
+        check_choice("system", system, SYSTEMS)
+        x = self._check_vertices(vertices)
+        sl = self.system_slice[system]
+        direct = self._direct(x)[:, sl] @ self.pde[sl]
+        total = direct + self._indirect(x)[:, sl] @ self.pde[sl]
+        return direct / total
+
+    def _indirect(self, x) -> np.ndarray:
+        """Indirect-light fraction (M, N) of every PMT for vertices ``x`` (M, 3) mm."""
+        r = np.linalg.norm(x, axis=1)
+        if self.optics.indirect_light == 0.0:
+            return np.zeros((x.shape[0], self.kind.size))
+        if self.optics.indirect_model == "first_order":
+            return rayleigh_redetected(r, self._center_direct, self.optics, self.geometry.r_ls)
+        pos = np.asarray(self.layout.position, dtype=float)
+        cos_a = (x @ pos.T) / (np.where(r > 0, r, 1.0)[:, None] * np.linalg.norm(pos, axis=1)[None, :])
+        cos_a = np.where(r[:, None] > 0, cos_a, 1.0)
+        return self.optics.indirect_light * self.indirect._at(self.kind[None, :], r[:, None], cos_a)
+
+    @cached_property
+    def transport_inputs(self) -> TransportInputs:
+        """Every input of the photon transport (:mod:`juno_calib.detector.transport`): optics,
+        radii, and per PMT type (NNVT, Hamamatsu, 3-inch) the sphere radius of its cathodes, the
+        mean cathode area and shape and the angular efficiency."""
+        g, o = self.geometry, self.optics
+        pos = np.asarray(self.layout.position, dtype=float)
+        radius = np.asarray(self.layout.cathode_radius, dtype=float)
+        rows = {}
+        for k in (PMT_NNVT, PMT_HAMAMATSU, PMT_SPMT):
+            sel = self.kind == k
+            if not np.any(sel):  # a layout without this type: borrow the system's values
+                sel = (self.kind == PMT_SPMT) if k == PMT_SPMT else (self.kind != PMT_SPMT)
+            rows[k] = (float(np.linalg.norm(pos[sel], axis=1).mean()),
+                       float(np.pi * np.mean(radius[sel] ** 2)), float(self.cathode_aspect[sel].mean()))
+        cos_grid, eff = self.angular_table
+        return TransportInputs(
+            n_ls=o.n_ls, n_acrylic=o.n_acrylic, n_water=o.n_water, rayleigh_length=o.rayleigh_length,
+            absorption_length=o.absorption_length, reemission_probability=o.reemission_probability,
+            acrylic_mu=float(-np.log(o.acrylic_transmittance) / g.acrylic_thickness),
+            water_attenuation_length=o.water_attenuation_length, r_ls=float(g.r_ls),
+            r_acrylic=float(g.r_ls + g.acrylic_thickness), r_pmt=tuple(v[0] for v in rows.values()),
+            cathode_area=tuple(v[1] for v in rows.values()), aspect=tuple(v[2] for v in rows.values()),
+            angular_cos=tuple(float(c) for c in cos_grid), angular_eff=tuple(tuple(float(e) for e in row)
+                                                                            for row in eff),
+            n_r=o.transport_radii, n_alpha=o.transport_bins, n_photons=o.transport_photons,
+            seed=o.transport_seed)
+
+    @cached_property
+    def indirect(self) -> IndirectLight:
+        """The indirect-light table of this configuration (built once, cached on disk:
+        :func:`juno_calib.detector.transport.indirect_light`)."""
+        return indirect_light(self.transport_inputs)
+
+    @cached_property
+    def angular_table(self):
+        """Relative detection efficiency vs incidence angle, per PMT type: ``(cos_grid (G,),
+        eff (3, G))`` with ``cos_grid`` increasing (rows: NNVT, Hamamatsu, 3-inch)."""
+        p = self.pmts
+        cos_grid = np.cos(np.asarray(p.pde_angular_theta, dtype=float))[::-1]
+        eff = np.array([p.pde_angular_nnvt, p.pde_angular_hamamatsu, p.pde_angular_spmt], dtype=float)
+        eff = eff[:, ::-1]
+        return cos_grid, eff
+
+    def angular_efficiency(self, cos_eta, kind) -> np.ndarray:
+        """Relative detection efficiency of PMTs of type ``kind`` at incidence cosines ``cos_eta``
+        (linear interpolation of ``data/pmts.yaml``; 0 for light from behind); broadcast."""
+        c = validate.array("cos_eta", cos_eta, -1.0 - 1e-9, 1.0 + 1e-9)
+        k = validate.array("kind", kind, 0, 2)
+        if np.any(k != np.round(k)):
+            raise ValueError(f"kind must hold PMT type codes 0 (NNVT), 1 (Hamamatsu), 2 (3-inch), "
+                             f"got {kind!r}")
+        try:
+            np.broadcast(c, k)
+        except ValueError:
+            raise ValueError(f"cos_eta {c.shape} and kind {k.shape} do not broadcast") from None
+        return self._angular_efficiency(c, k.astype(np.int64))
+
+    def _angular_efficiency(self, cos_eta, kind) -> np.ndarray:
+        """Kernel of :meth:`angular_efficiency` (inputs checked by it)."""
+        cos_grid, eff = self.angular_table
+        c = np.clip(np.asarray(cos_eta, dtype=float), cos_grid[0], 1.0)
+        kind = np.asarray(kind, dtype=np.int64)
+        j = np.clip(np.searchsorted(cos_grid, c) - 1, 0, cos_grid.size - 2)
+        w = (c - cos_grid[j]) / (cos_grid[j + 1] - cos_grid[j])
+        out = (1.0 - w) * eff[kind, j] + w * eff[kind, j + 1]
+        return np.where(np.asarray(cos_eta) > 0, out, 0.0)
 
     @cached_property
     def _center_direct(self) -> np.ndarray:
@@ -380,11 +492,20 @@ class DetectorResponse:
         return self._direct(np.zeros((1, 3)))[0]
 
     def _direct(self, x) -> np.ndarray:
-        """Direct-light fraction (M, N) of every PMT for vertices ``x`` (M, 3) mm."""
+        """Direct-light fraction (M, N) of every PMT for vertices ``x`` (M, 3) mm, with the
+        angular efficiency of each PMT's type."""
         g = self.geometry
-        return direct_fraction(x, np.asarray(self.layout.position, dtype=float),
-                               np.asarray(self.layout.cathode_radius, dtype=float), self.cathode_aspect,
-                               self.optics, g.r_ls, g.acrylic_thickness, self.pmts.pde_angular_slope)
+        pos = np.asarray(self.layout.position, dtype=float)
+        p = direct_fraction(x, pos, np.asarray(self.layout.cathode_radius, dtype=float), self.cathode_aspect,
+                            self.optics, g.r_ls, g.acrylic_thickness)
+        if self._angular_flat:
+            return p
+        cos_eta = _ray_paths(x, pos, g.r_ls, g.acrylic_thickness)["cos_eta"]
+        return p * self._angular_efficiency(cos_eta, self.kind[None, :])
+
+    @cached_property
+    def _angular_flat(self) -> bool:
+        return bool(np.all(self.angular_table[1] == 1.0))
 
     @cached_property
     def photon_yield(self) -> float:
@@ -428,9 +549,31 @@ class DetectorResponse:
             out[s] = PMTTable.build(
                 np.asarray(self.layout.position, dtype=float)[sl], float(radius.mean()),
                 float(self.cathode_aspect[sl].mean()), self.pde[sl], self.optics, g.r_ls,
-                g.acrylic_thickness, scale=self.photon_yield, angular_slope=self.pmts.pde_angular_slope,
-                n_r=n_r, n_alpha=n_alpha)
+                g.acrylic_thickness, scale=self.photon_yield, n_r=n_r, n_alpha=n_alpha,
+                indirect=self._indirect_grid(sl, n_r, n_alpha),
+                angular=None if self._angular_flat else self._system_angular(sl))
         return out
+
+    def _system_angular(self, sl):
+        """``(cos_grid, eff)`` of a system: the PDE-weighted mean angular efficiency of its types."""
+        cos_grid, eff = self.angular_table
+        w = np.bincount(self.kind[sl], weights=self.pde[sl], minlength=3)
+        return cos_grid, (w @ eff) / w.sum()
+
+    def _indirect_grid(self, sl, n_r, n_alpha) -> np.ndarray:
+        """Indirect fraction on the table grid of a system (n_r, n_alpha): the PDE-weighted mean
+        over its PMT types (one table per system, as for the cathode shape)."""
+        r = np.linspace(0.0, self.geometry.r_ls, n_r)
+        cos_a = np.cos(np.linspace(0.0, np.pi, n_alpha))
+        if self.optics.indirect_light == 0.0:
+            return np.zeros((n_r, n_alpha))
+        if self.optics.indirect_model == "first_order":
+            centre = float(np.average(self._center_direct[sl], weights=self.pde[sl]))
+            return np.broadcast_to(rayleigh_redetected(r, centre, self.optics, self.geometry.r_ls),
+                                   (n_r, n_alpha)).copy()
+        w = np.bincount(self.kind[sl], weights=self.pde[sl], minlength=3)
+        out = sum(w[k] * self.indirect._at(k, r[:, None], cos_a[None, :]) for k in range(3) if w[k] > 0)
+        return self.optics.indirect_light * out / w.sum()
 
     # ---- event sampling ----------------------------------------------------------------------
     def _event_means(self, event, position, e_vis, n_events):

@@ -13,10 +13,11 @@ gets a time (ns, relative to the event time)
 * ``t_flight``: the light path of the model (:func:`juno_calib.detector.optics.ray_paths`, the
   straight line from the emission point to the PMT centre) travelled at the group velocity
   ``c / n_g`` of each medium, ``(n_LS L_LS + n_acr L_acr + n_w L_w) / c`` (:func:`time_of_flight`).
-  A PE that the light model counts as Rayleigh-scattered (the first-order term of
-  :func:`juno_calib.detector.optics.rayleigh_redetected`; probability ``R(r) / T(r, alpha_k)`` for
-  PMT ``k``) travels from the vertex to a scattering point (direction uniform, distance
-  distributed as ``exp(-l / lambda_att)`` up to the LS surface) and from there to the PMT;
+  A PE that the light model counts as indirect (scattered, re-emitted or reflected light of
+  :mod:`juno_calib.detector.transport`, with probability ``R(r) / T(r, alpha_k)`` for PMT ``k``,
+  ``R`` the indirect light averaged over the sphere) travels from the vertex to a scattering
+  point (direction uniform, distance distributed as ``exp(-l / lambda_att)`` up to the LS
+  surface) and from there to the PMT: one scattering stands for the indirect paths;
 * ``t_TTS``: Gaussian transit-time spread of the PMT's type (NNVT MCP-PMT, Hamamatsu dynode,
   3-inch), the values and their sources in ``data/timing.yaml``.
 

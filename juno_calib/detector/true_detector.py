@@ -3,7 +3,7 @@
 The response model (:mod:`juno_calib.detector.response`) gives the expected LPMT photo-electrons
 (PE) per MeV of visible energy at a vertex ``x`` as a sum over PMTs,
 ``L(x) = sum_k w_k t_k(x)``, with ``w_k`` the detection efficiency of PMT ``k`` and ``t_k`` its
-optical acceptance (solid angle, Fresnel, attenuation, first-order Rayleigh light). The
+optical acceptance (solid angle, Fresnel, attenuation, indirect light). The
 tabulated :class:`~juno_calib.detector.response.TotalMap` evaluates that sum in the ``phi = 0``
 plane only and assumes ``phi`` symmetry. The true detector of chapter 5 does not:
 
