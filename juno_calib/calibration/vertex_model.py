@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import validate
+from ..core.cache import cache_dir, code_digest
 from ..core.params import CONFIGS, check_choice
 
 MODEL_VERSION = 1
@@ -48,7 +49,6 @@ R_EDGES_M = (0.0, 8.0, 12.0, 14.0, 15.0, 15.6, 16.0, 16.4, 16.8, 17.1, 17.35, 17
 MIN_CELL = 5
 """Fewest reconstructed events a (node, radial bin) cell must hold."""
 
-_PACKAGE = Path(__file__).resolve().parents[1]
 _SOURCES = ("detector", "particles", "calibration/vertex.py", "calibration/vertex_model.py")
 
 
@@ -102,22 +102,10 @@ class SampleSpec:
         validate.integer("calib_fit_per_radius", self.calib_fit_per_radius, 0, self.calib_per_radius)
 
 
-def cache_dir() -> Path:
-    """Where samples are cached: ``$JUNO_CALIB_CACHE`` or ``~/.cache/juno_calib``."""
-    env = os.environ.get("JUNO_CALIB_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "juno_calib"
 
 
 def _source_digest() -> str:
-    h = hashlib.sha256()
-    files = sorted((_PACKAGE.parent / "data").glob("*.y*ml"))
-    for s in _SOURCES:
-        p = _PACKAGE / s
-        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+    return code_digest(_SOURCES)
 
 
 def sample_key(spec: SampleSpec, rng: np.random.Generator) -> str:

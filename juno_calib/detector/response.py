@@ -44,7 +44,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from ..core import validate
+from ..core import cache, validate
 from ..core.params import ParamSet, check_choice, check_range, load_quantities
 from .geometry import Geometry, pmt_layout
 from .optics import Optics, _ray_paths, direct_fraction, rayleigh_redetected
@@ -536,8 +536,27 @@ class DetectorResponse:
     # ---- fast paths --------------------------------------------------------------------------
     @cached_property
     def total_map(self) -> TotalMap:
-        """The tabulated expected LPMT/SPMT totals on a (r^3, cos theta) grid (phi = 0 plane)."""
-        return TotalMap.build(self, n_r3=self.map_shape[0], n_cos=self.map_shape[1])
+        """The tabulated expected LPMT/SPMT totals on a (r^3, cos theta) grid (phi = 0 plane).
+
+        Cached on disk (:mod:`juno_calib.core.cache`) under a hash of every input of the
+        response and of the detector code: computing it costs seconds, reading it milliseconds."""
+        def build():
+            m = TotalMap.build(self, n_r3=self.map_shape[0], n_cos=self.map_shape[1])
+            return {"lpmt": m.lpmt, "spmt": m.spmt}
+
+        arrays, _ = cache.cached("total_map", self._cache_key("total_map"), build)
+        return TotalMap(r_ls=self.geometry.r_ls, lpmt=arrays["lpmt"], spmt=arrays["spmt"])
+
+    def _cache_key(self, what: str) -> str:
+        """Hash of everything a tabulated quantity of this response depends on."""
+        lay = self.layout
+        return cache.digest({
+            "what": what, "geometry": repr(self.geometry), "optics": repr(self.optics),
+            "pmts": repr(self.pmts),
+            "lpmt_cathode_depth": self.lpmt_cathode_depth, "map_shape": list(self.map_shape),
+            "table_shape": list(self.table_shape),
+            "layout": [np.asarray(lay.position), np.asarray(lay.kind), np.asarray(lay.cathode_radius)],
+            "code": cache.code_digest(["core", "detector"])})
 
     @cached_property
     def tables(self) -> dict:

@@ -58,6 +58,7 @@ import numba
 import numpy as np
 
 from ..core import validate
+from ..core.cache import cache_dir
 from .timing import _block_state, _uniform
 
 TRANSPORT_VERSION = 2
@@ -67,10 +68,6 @@ FATES = ("absorbed_ls", "absorbed_acrylic", "absorbed_water", "escaped", "lost")
 """Names of the columns of the fate counts, in order."""
 
 
-def cache_dir() -> Path:
-    """Folder of the cached transport tables: ``$JUNO_CALIB_CACHE`` or ``~/.cache/juno_calib``."""
-    env = os.environ.get("JUNO_CALIB_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "juno_calib"
 
 
 @numba.njit(cache=True)
@@ -428,9 +425,9 @@ def indirect_light(inputs: TransportInputs, *, cache: bool = True) -> IndirectLi
                                      fates=f["fates"], path=path)
     out = run_transport(inputs)
     if cache:
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez(tmp, key=np.array(inputs.key()), values=out.values, direct=out.direct, fates=out.fates)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # atomic: no partial file after an interrupted build
         out = dataclasses.replace(out, path=path)
     return out
