@@ -4,7 +4,6 @@ and a chapter runner."""
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -60,25 +59,12 @@ def pytest_ignore_collect(collection_path, config):
     return True
 
 
-#: chapters whose tests share a file with another chapter's run on that chapter's worker
-_SHARED_WORKER = {"08": "02"}
-
-
-def pytest_collection_modifyitems(config, items):
-    """``make test`` runs on both cores (pytest-xdist, ``--dist loadgroup``). A chapter run is
-    cached per worker (:func:`run_fast`), so every test that runs chapter NN (``test_chNN_*.py``
-    and the ``name``-parametrised tests of ``test_chapters.py``) goes to one worker: each chapter
-    is executed once, and different chapters run in parallel."""
-    for item in items:
-        if item.get_closest_marker("notebook") is None:
-            continue
-        match = re.match(r"test_ch(\d\d)", item.path.name)
-        chapter = match.group(1) if match else None
-        callspec = getattr(item, "callspec", None)
-        if chapter is None and callspec is not None and "name" in callspec.params:
-            chapter = str(callspec.params["name"])[:2]
-        if chapter is not None:
-            item.add_marker(pytest.mark.xdist_group(f"chapter-{_SHARED_WORKER.get(chapter, chapter)}"))
+# `make test` runs on both cores (pytest-xdist, ``--dist loadgroup``). A chapter run is cached per
+# worker (:func:`run_fast`), so every test that runs chapter NN carries the marker
+# ``xdist_group("chapter-NN")`` in its file (chapter 8 shares chapter 2's file and group): each
+# chapter is executed once, on one worker, and different chapters run in parallel. The markers are
+# static: a collection hook that added them ran after pytest-xdist had read the groups, so every
+# chapter ran twice.
 
 
 @pytest.fixture

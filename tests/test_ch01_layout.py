@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("chapter-01")]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ def _glued(result) -> dict:
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("chapter-02")
 def test_ch02_glues_the_plan_split(run_fast):
     g = _glued(run_fast("02_sources_deployment"))
     plan = comprehensive_plan(n_points=120)  # the chapter's --fast n_points
@@ -44,6 +45,7 @@ def test_ch02_glues_the_plan_split(run_fast):
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("chapter-02")
 def test_ch08_glues_table2_and_the_yearly_budget(run_fast):
     g = _glued(run_fast("08_time_budget"))
     # seed 000, Table 2: 1780 (comprehensive), 144 (monthly), 25 (weekly) DAQ minutes. These are
@@ -63,6 +65,7 @@ def test_ch08_glues_table2_and_the_yearly_budget(run_fast):
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("chapter-02")
 def test_ch08_uses_the_simulated_resolution(run_fast):
     g = _glued(run_fast("08_time_budget"))
     # n-H peak at the centre: 1/sqrt(Y0 E) = 1.83% for 1345 PE/MeV (design); dark noise (c-term)
@@ -91,6 +94,7 @@ def test_ch08_uses_the_simulated_resolution(run_fast):
 
 
 @pytest.mark.notebook
+@pytest.mark.xdist_group("chapter-02")
 def test_ch08_scenarios_positioning_guide_tube_and_toys(run_fast):
     import math
 

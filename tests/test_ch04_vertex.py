@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("chapter-04")]
 
 C_LIGHT = 299.792458  # mm/ns
 N_G_LS = 1.55  # data/timing.yaml

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("chapter-05")]
 
 CONTRACT = ("a", "b", "c", "abar", "residual_nonuniformity_fv", "n_points", "abar_uncorrected",
             "abar_acu_only", "residual_nonuniformity_fv_3d")

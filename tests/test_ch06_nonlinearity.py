@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("chapter-06")]
 
 CONTRACT = ("nl_bias_max_positron", "nl_bias_max_positron_sources_only", "instrumental_nl_residual",
             "kB_median", "kC_median", "tau_max", "n_eff_min")

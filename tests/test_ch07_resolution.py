@@ -12,7 +12,7 @@ from juno_calib.book.chapters import get_chapter
 from juno_calib.calibration.resolution_study import Settings
 from juno_calib.core.params import load_quantities
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("chapter-07")]
 
 
 @pytest.fixture(scope="module")

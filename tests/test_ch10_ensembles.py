@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("chapter-10")]
 
 
 @pytest.fixture(scope="module")
