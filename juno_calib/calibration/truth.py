@@ -146,7 +146,7 @@ def source_runs(light, n_events, dark: float, *, rng: np.random.Generator) -> li
     counts = validate.array("n_events", n_events, 0.0, 1e8, ndim=(0, 1))
     if np.any(counts != np.round(counts)) or counts.ndim == 1 and counts.size != len(lam):
         raise ValueError(f"n_events must be integer event counts, one per point ({len(lam)}) or one "
-                         f"for all, got {validate.array('n_events', n_events)[:5]}")
+                         f"for all, got {np.atleast_1d(counts)[:5]}")
     dark = validate.number("dark", dark, 0.0, PE_MAX, unit="")
     validate.generator("rng", rng)
     n_events = np.broadcast_to(np.asarray(n_events, dtype=np.int64), (len(lam),))

@@ -310,5 +310,6 @@ def core_weights(cores=None, baseline_scale: float = 1.0) -> np.ndarray:
         validate.instance("cores", cores, (tuple, list), hint="load_cores()")
         for c in cores:
             validate.instance("cores", c, Core, hint="load_cores()")
-    baseline_scale = validate.number("baseline_scale", baseline_scale, 0.0, 1e3, lo_open=True)
+    baseline_scale = validate.number("baseline_scale", baseline_scale, 1e-6, 1e3,
+                                     why="a baseline shorter than 10^-6 of the real one is no reactor site")
     return np.array([c.power / (4 * np.pi * (c.baseline * baseline_scale) ** 2) for c in cores])

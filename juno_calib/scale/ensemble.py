@@ -218,6 +218,9 @@ def summary(values, errors) -> dict[str, float]:
     if x.shape != e.shape or x.size < 2:
         raise ValueError(f"need matching values and errors with at least 2 toys, got {x.shape}, {e.shape}")
     mean, spread = float(x.mean()), float(x.std(ddof=1))
+    if not np.isfinite(spread / float(np.median(e))):
+        raise ValueError(f"errors (median {np.median(e):g}) are too small for values spread by {spread:g}: "
+                         "their ratio overflows")
     cover = float(np.mean(np.abs(x - mean) <= e))
     return {"n": float(x.size), "mean": mean, "spread": spread,
             "spread_err": spread / float(np.sqrt(2 * (x.size - 1))),
