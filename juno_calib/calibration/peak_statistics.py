@@ -233,12 +233,18 @@ def peak_precision_toys(source, position, n_events: int, n_toys: int, *, rng: np
     per_toy = int(math.ceil(int(n_events) / frac))
     dep = simulate_source(source, per_toy * int(n_toys), pos[0], rng=rng, scint=scint,
                           geometry=response.geometry, part=part)
+    return _fit_consecutive_toys(dep, per_toy, int(n_toys), n_events, rng=rng, response=response)
+
+
+def _fit_consecutive_toys(dep, per_toy: int, n_toys: int, n_events, *, rng, response) -> dict[str, float]:
+    """Record ``dep`` (``n_toys`` blocks of ``per_toy`` consecutive events), fit each block's
+    dark-subtracted peak of the events with light (:func:`fit_toys`)."""
     e_vis = dep.per_event("e_vis")
     pe = response.sample(dep, rng=rng).lpmt - response.dark_mean["lpmt"]
     toy = np.arange(e_vis.size) // per_toy
     seen = e_vis > 0
     try:
-        return fit_toys([pe[seen & (toy == t)] for t in range(int(n_toys))])
+        return fit_toys([pe[seen & (toy == t)] for t in range(n_toys)])
     except ValueError as err:
         raise ValueError(f"n_events = {n_events}: the toy peaks cannot be fitted ({err}); "
                          "simulate more events per toy") from None
@@ -260,12 +266,4 @@ def guide_tube_precision_toys(source, position, n_events: int, n_toys: int, *, r
     validate.integer("n_events * n_toys", int(n_events) * int(n_toys), 1000, 10**7)
     dep, _ = simulate_guide_tube(source, int(n_events) * int(n_toys), position, rng=rng, scint=scint,
                                  geometry=response.geometry)
-    e_vis = dep.per_event("e_vis")
-    pe = response.sample(dep, rng=rng).lpmt - response.dark_mean["lpmt"]
-    toy = np.arange(e_vis.size) // int(n_events)
-    seen = e_vis > 0
-    try:
-        return fit_toys([pe[seen & (toy == t)] for t in range(int(n_toys))])
-    except ValueError as err:
-        raise ValueError(f"n_events = {n_events}: the toy peaks cannot be fitted ({err}); "
-                         "simulate more events per toy") from None
+    return _fit_consecutive_toys(dep, int(n_events), int(n_toys), n_events, rng=rng, response=response)
